@@ -1,0 +1,19 @@
+"""The KOIKI-FW reference application: libkoiki's app factory plus the application's routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from libkoiki.app_factory import create_app as create_koiki_app
+from libkoiki.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_koiki_app(
+        settings,
+        routers=[],
+        description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
+    )
+
+
+app = create_app()

@@ -1,0 +1,212 @@
+"""Settings: one typed class read from the environment and `.env`, validated at start-up.
+
+Variable names are the field names upper-cased; the deployment guide's names are the
+public contract.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "staging", "production", "test"]
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/koiki.db"
+MIN_SECRET_LENGTH = 32
+
+# Values shipped in `.env.example` or the deployment guide: a production deployment that still
+# carries one of them has not been configured.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "your-super-secret-key-here",
+        "your-jwt-secret-key",
+        "dev-secret-key-change-me-please-0123456789",
+        "dev-jwt-secret-change-me-please-0123456789",
+    }
+)
+# Development defaults, listed above so production refuses them.
+_DEV_SECRET_KEY = "dev-secret-key-change-me-please-0123456789"  # noqa: S105
+_DEV_JWT_SECRET = "dev-jwt-secret-change-me-please-0123456789"  # noqa: S105
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string (the guide uses the latter)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- application ---
+    app_env: Environment = "development"
+    app_name: str = "KOIKI Framework API"
+    service_name: str = "koiki-framework"
+    secret_key: SecretStr = SecretStr(_DEV_SECRET_KEY)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    docs_enabled: bool | None = None
+    metrics_enabled: bool = True
+
+    # --- database ---
+    database_url: str = DEFAULT_SQLITE_URL
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    db_pool_recycle_seconds: int = Field(default=1800, ge=0)
+    db_echo: bool = False
+    db_wait_retries: int = Field(default=30, ge=1)
+    db_wait_interval_seconds: float = Field(default=2.0, gt=0)
+    health_check_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+
+    # --- redis (unset: in-process fallbacks, single process only) ---
+    redis_url: str | None = None
+    redis_key_prefix: str = "koiki:"
+
+    # --- HTTP edge ---
+    cors_origins: StrList = Field(default_factory=list)
+    trusted_proxies: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    trusted_hosts: StrList = Field(default_factory=lambda: ["*"])
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    hsts_enabled: bool | None = None
+    hsts_max_age: int = Field(default=31536000, ge=0)
+
+    # --- authentication ---
+    jwt_secret: SecretStr = SecretStr(_DEV_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "koiki-fw"
+    jwt_audience: str = "koiki-fw-api"
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_token_expire_days: int = Field(default=7, ge=1, le=365)
+    password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    password_min_length: int = Field(default=8, ge=8, le=64)
+    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+
+    # --- rate limiting ---
+    rate_limit_enabled: bool = True
+    # Unset: Redis when REDIS_URL is configured, else in-process memory.
+    rate_limit_strategy: Literal["redis", "memory"] | None = None
+    rate_limit_default: str = "100/minute"
+    rate_limit_fail_open: bool = True
+
+    # --- mail ---
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "KOIKI-FW <no-reply@localhost>"
+    frontend_url: str = "http://localhost:3000"
+
+    # --- bootstrap and operations ---
+    first_superuser_email: str | None = None
+    first_superuser_password: SecretStr | None = None
+    backup_dir: Path = Path("./backups")
+    backup_retention_days: int = Field(default=30, ge=1)
+
+    @field_validator("cors_origins", "trusted_proxies", "trusted_hosts", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the URLs people paste (`postgres://`, `postgresql://`); use the async driver."""
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value[len("sqlite://") :]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"TRUSTED_PROXIES: {network!r} is not an IP network") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _production_safety(self) -> Settings:
+        if self.rate_limit_strategy is None:
+            self.rate_limit_strategy = "redis" if self.redis_url else "memory"
+        if self.rate_limit_enabled and self.rate_limit_strategy == "redis" and not self.redis_url:
+            raise ValueError("RATE_LIMIT_STRATEGY=redis needs REDIS_URL")
+        if not self.is_production:
+            return self
+        for name in ("secret_key", "jwt_secret"):
+            secret = getattr(self, name).get_secret_value()
+            if secret.lower() in PLACEHOLDER_SECRETS or "change-me" in secret.lower():
+                raise ValueError(f"{name.upper()} is a default/placeholder value; set a real one")
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(f"{name.upper()} must be at least {MIN_SECRET_LENGTH} characters")
+        if self.secret_key.get_secret_value() == self.jwt_secret.get_secret_value():
+            raise ValueError("JWT_SECRET must differ from SECRET_KEY")
+        if "*" in self.cors_origins:
+            raise ValueError("CORS_ORIGINS must list origins in production, not '*'")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def docs_on(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return not self.is_production
+
+    @property
+    def hsts_on(self) -> bool:
+        if self.hsts_enabled is not None:
+            return self.hsts_enabled
+        return self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format != "auto":
+            return self.log_format == "json"
+        return self.app_env in ("staging", "production")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,187 @@
+"""One error shape for every failure: `{"detail", "code", "request_id"}`.
+
+Services raise `AppError` (or a subclass); FastAPI's own HTTP and validation errors are reshaped to
+the same body; a database that cannot be reached is a 503, not a 500; anything unexpected is a
+generic 500 whose trace goes to the log only.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = structlog.get_logger("koiki.errors")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def code_for_status(status_code: int) -> str:
+    return _STATUS_CODES.get(status_code, "error")
+
+
+class AppError(Exception):
+    """An error the client should see, with a stable machine-readable `code`."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.code = code or code_for_status(status_code)
+        self.headers = dict(headers) if headers else None
+
+
+class NotFoundError(AppError):
+    def __init__(self, what: str = "Resource") -> None:
+        super().__init__(404, f"{what} not found", "not_found")
+
+
+class ConflictError(AppError):
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(409, detail, code)
+
+
+class DatabaseUnavailableError(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The database is unavailable; try again shortly",
+            "database_unavailable",
+            {"Retry-After": "5"},
+        )
+
+
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def error_response(
+    request: Request,
+    status_code: int,
+    detail: Any,
+    code: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"detail": detail, "code": code, "request_id": request_id_of(request)}
+    return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=headers)
+
+
+# Connection-level failures: the server is down, refusing, or the pool is exhausted. Constraint
+# violations and SQL errors are programming or input errors and are not in this family.
+_CONNECTION_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+_SQLITE_UNAVAILABLE = re.compile(r"unable to open database|database is locked|disk I/O", re.I)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError) and "sqlite" in type(exc.orig).__module__:
+        return bool(_SQLITE_UNAVAILABLE.search(str(exc.orig)))
+    return isinstance(exc, _CONNECTION_ERRORS)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(request, exc.status_code, exc.detail, exc.code, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or code_for_status(exc.status_code)
+    return error_response(request, exc.status_code, exc.detail, code, exc.headers)
+
+
+def _readable_errors(errors: Any) -> list[dict[str, Any]]:
+    # The submitted value may be a password: keep the location, message and type only.
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in errors
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(request, 422, _readable_errors(exc.errors()), "validation_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+class UnhandledErrorMiddleware:
+    """Innermost middleware: turns an exception into a 500 (or a 503 for a dead database).
+
+    It sits inside the other middleware so the error response still gets the request id, the
+    security headers and the access-log line; Starlette's own error page would bypass them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            request = Request(scope)
+            if is_database_unavailable(exc):
+                logger.warning("database_unavailable", error=str(exc).splitlines()[0])
+                unavailable = DatabaseUnavailableError()
+                response = error_response(
+                    request, 503, unavailable.detail, unavailable.code, unavailable.headers
+                )
+            else:
+                logger.exception("unhandled_error")
+                response = error_response(request, 500, "Internal server error", "internal_error")
+            await response(scope, receive, send)

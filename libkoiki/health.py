@@ -1,0 +1,137 @@
+"""Service info, liveness and readiness.
+
+`/health` is liveness: it answers as long as the process serves requests and touches nothing
+external, so an orchestrator never restarts a healthy replica because the database blinked.
+`/health/ready` checks every dependency with a short timeout and names the one that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libkoiki import __version__
+from libkoiki.db.migrations import head_revisions
+
+logger = structlog.get_logger("koiki.health")
+router = APIRouter(tags=["Health Check"])
+
+CheckResult = str
+
+
+class ServiceInfo(BaseModel):
+    service: str
+    version: str
+    docs: str | None
+    health: str
+
+
+class Liveness(BaseModel):
+    status: Literal["healthy"]
+    service: str
+    version: str
+    timestamp: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, CheckResult]
+
+
+def utc_timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@router.get("/", response_model=ServiceInfo, tags=["Service Info"])
+async def service_info(request: Request) -> ServiceInfo:
+    settings = request.app.state.settings
+    return ServiceInfo(
+        service=settings.app_name,
+        version=__version__,
+        docs="/docs" if settings.docs_on else None,
+        health="/health",
+    )
+
+
+@router.get("/health", response_model=Liveness)
+async def liveness(request: Request) -> Liveness:
+    return Liveness(
+        status="healthy",
+        service=request.app.state.settings.service_name,
+        version=__version__,
+        timestamp=utc_timestamp(),
+    )
+
+
+async def _database(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return "ok"
+
+
+async def _migrations(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revisions)
+    expected = head_revisions()
+    if current == expected:
+        return "ok"
+    return f"not at head (current {sorted(current) or 'none'}, head {sorted(expected)})"
+
+
+def _current_revisions(sync_connection: Any) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(sync_connection).get_current_heads())
+
+
+async def _redis(request: Request) -> str:
+    client = request.app.state.redis
+    if client is None:
+        return "disabled"
+    await client.ping()
+    return "ok"
+
+
+async def _timed(name: str, check: Callable[[], Awaitable[str]], seconds: float) -> str:
+    try:
+        async with asyncio.timeout(seconds):
+            return await check()
+    except TimeoutError:
+        logger.warning("readiness_check_timeout", check=name)
+        return "timeout"
+    except Exception as exc:  # a failing dependency is a result here, not an error
+        logger.warning("readiness_check_failed", check=name, error=type(exc).__name__)
+        return f"error: {type(exc).__name__}"
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is not ready"}},
+)
+async def readiness(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    engine: AsyncEngine = request.app.state.engine
+    timeout = settings.health_check_timeout_seconds
+    database, redis = await asyncio.gather(
+        _timed("database", lambda: _database(engine), timeout),
+        _timed("redis", lambda: _redis(request), timeout),
+    )
+    checks = {"database": database, "redis": redis}
+    checks["migrations"] = (
+        await _timed("migrations", lambda: _migrations(engine), timeout)
+        if database == "ok"
+        else "unknown"
+    )
+    ready = all(value in ("ok", "disabled") for value in checks.values())
+    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

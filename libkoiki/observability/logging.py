@@ -1,0 +1,130 @@
+"""structlog set-up: JSON lines in staging/production, readable console output in development.
+
+The standard library's loggers (uvicorn, SQLAlchemy, Alembic) are routed through the same
+processors, so every line carries the request id and passes the redaction step.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from libkoiki.config import Settings
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are credentials wherever they appear (headers, form fields, event fields).
+_SENSITIVE_KEY = re.compile(
+    r"pass(word)?|secret|token|authorization|cookie|api[-_]?key|credential|session[-_]?id",
+    re.IGNORECASE,
+)
+# Credentials that slipped into free text: bearer values, JWTs, basic-auth in URLs.
+_SENSITIVE_TEXT = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1" + REDACTED + "@"),
+)
+
+
+def _scrub_text(text: str) -> str:
+    for pattern, replacement in _SENSITIVE_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if _SENSITIVE_KEY.search(str(key)) else _scrub(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(item) for item in value)
+    return value
+
+
+def drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # uvicorn attaches an ANSI-coloured copy of its message; the plain one is already there.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key in ("event", "exception"):
+            if isinstance(event_dict[key], str):
+                event_dict[key] = _scrub_text(event_dict[key])
+        elif _SENSITIVE_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def configure_logging(settings: Settings) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        drop_color_message,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if settings.json_logs:
+        final = [structlog.processors.format_exc_info, redact_secrets]
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        final = [redact_secrets]
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "structlog": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "foreign_pre_chain": shared,
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        *final,
+                        renderer,
+                    ],
+                }
+            },
+            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+            "root": {"handlers": ["default"], "level": settings.log_level},
+            "loggers": {
+                # uvicorn's own handlers are replaced by ours; its access log is replaced by the
+                # application's access line, which knows the route, user and request id.
+                "uvicorn": {"handlers": [], "propagate": True},
+                "uvicorn.error": {"handlers": [], "propagate": True},
+                "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+                "sqlalchemy.engine": {"level": "WARNING"},
+                # The readiness probe inspects the migration state on every call.
+                "alembic.runtime.migration": {"level": "WARNING"},
+            },
+        }
+    )

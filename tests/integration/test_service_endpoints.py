@@ -1,0 +1,89 @@
+"""The deployment guide's service contract: info, liveness, readiness, docs and metrics."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from libkoiki import __version__
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+async def test_root_describes_the_service(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "service": "KOIKI Framework API",
+        "version": __version__,
+        "docs": "/docs",
+        "health": "/health",
+    }
+
+
+async def test_health_is_the_guide_contract(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    body = response.json()
+    assert response.status_code == 200
+    assert set(body) == {"status", "service", "version", "timestamp"}
+    assert body["status"] == "healthy"
+    assert body["service"] == "koiki-framework"
+    assert body["version"] == __version__ == "0.6.0"
+    assert ISO_UTC.match(body["timestamp"])
+    stamp = datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - stamp) < timedelta(seconds=30)
+
+
+async def test_ready_checks_every_dependency(client: httpx.AsyncClient, settings) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200, response.text
+    expected_redis = "ok" if settings.redis_url else "disabled"
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": expected_redis, "migrations": "ok"},
+    }
+
+
+async def test_ready_names_an_unreachable_redis(make_client) -> None:
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    async with make_client(redis_url="redis://127.0.0.1:1/0", rate_limit_enabled=False) as client:
+        response = await client.get("/health/ready")
+        liveness = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error")
+    assert response.json()["checks"]["database"] == "ok"
+    assert liveness.status_code == 200
+
+
+async def test_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/docs-assets/"), f"{page} loads {asset} from elsewhere"
+            assert (await client.get(asset)).status_code == 200
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["info"]["version"] == __version__
+
+
+async def test_docs_are_off_in_production_unless_enabled(make_client) -> None:
+    async with make_client(app_env="production", cors_origins="https://app.example.com") as client:
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 404
+        assert (await client.get("/")).json()["docs"] is None
+    async with make_client(
+        app_env="production", cors_origins="https://app.example.com", docs_enabled=True
+    ) as client:
+        assert (await client.get("/docs")).status_code == 200
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/")
+    await client.get("/no/such/page")
+    text = (await client.get("/metrics")).text
+    assert re.search(r'koiki_http_requests_total\{handler="/",method="GET",status="200"\}', text)
+    assert "koiki_http_request_duration_seconds_bucket" in text
+    assert "/no/such/page" not in text  # untemplated paths would explode label cardinality
