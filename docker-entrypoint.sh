@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Container entrypoint: wait for the database, apply migrations once across replicas, optionally
+# create the first superuser, then hand the process over to the command (uvicorn by default).
+#
+# The start-up tasks run before the server only. A one-off command such as
+# `docker compose run --rm app python -m ops backup` runs directly: a backup taken before a
+# deployment must not migrate the database first.
+#   KOIKI_STARTUP_TASKS=auto   (default) run them when the command is a server (uvicorn/gunicorn)
+#   KOIKI_STARTUP_TASKS=always run them before any command
+#   KOIKI_STARTUP_TASKS=never  skip them (migrations applied by a separate job)
+#   RUN_MIGRATIONS=false       skip only the migrations
+# DB_WAIT_RETRIES (default 30) and DB_WAIT_INTERVAL_SECONDS (default 2) bound the wait.
+set -euo pipefail
+
+PYTHON="${PYTHON:-python}"
+
+log() {
+    printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+}
+
+if [ "$#" -eq 0 ]; then
+    log "no command given"
+    exit 64
+fi
+
+case "${KOIKI_STARTUP_TASKS:-auto}" in
+    always) run_tasks=1 ;;
+    never) run_tasks=0 ;;
+    auto)
+        case "$(basename -- "$1")" in
+            uvicorn | gunicorn | fastapi) run_tasks=1 ;;
+            *) run_tasks=0 ;;
+        esac
+        ;;
+    *)
+        log "KOIKI_STARTUP_TASKS must be auto, always or never (got '${KOIKI_STARTUP_TASKS}')"
+        exit 64
+        ;;
+esac
+
+if [ "$run_tasks" -eq 1 ]; then
+    log "waiting for the database"
+    "$PYTHON" -m ops wait-for-db
+
+    if [ "${RUN_MIGRATIONS:-true}" = "true" ]; then
+        log "applying migrations (alembic upgrade head, under an advisory lock)"
+        "$PYTHON" -m ops migrate
+    else
+        log "RUN_MIGRATIONS=false: migrations skipped"
+    fi
+
+    "$PYTHON" -m ops create-superuser --if-configured
+fi
+
+log "starting: $1"
+exec "$@"
