@@ -6,7 +6,7 @@
 # tests/deploy and tests/ops.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 VENV_BIN="${VENV_BIN:-.venv/bin}"
 tool() {
     if [ -x "$VENV_BIN/$1" ]; then echo "$VENV_BIN/$1"; else command -v "$1"; fi
