@@ -1,5 +1,7 @@
 """Every model module, imported so that `Base.metadata` is complete for Alembic and the tests."""
 
+from libkoiki.accounts import models as accounts_models  # noqa: F401
+from libkoiki.audit import models as audit_models  # noqa: F401
 from libkoiki.db import Base
 
 __all__ = ["Base"]

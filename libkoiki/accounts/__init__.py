@@ -1,0 +1,1 @@
+"""Users, roles and permissions: the tables, the services and the admin API."""

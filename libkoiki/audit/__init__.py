@@ -1,0 +1,1 @@
+"""Persisted security and administration events."""
