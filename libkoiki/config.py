@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production", "test"]
@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
     password_min_length: int = Field(default=8, ge=8, le=64)
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    # argon2id cost; OWASP's floor is 19 MiB / 2 passes / 1 lane. Raising either re-hashes
+    # every password at its owner's next login.
+    password_hash_memory_kib: int = Field(default=19456, ge=19456, le=1024 * 1024)
+    password_hash_time_cost: int = Field(default=2, ge=2, le=20)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
@@ -207,6 +211,24 @@ class Settings(BaseSettings):
         return self.app_env in ("staging", "production")
 
 
+class ConfigurationError(SystemExit):
+    """Raised at start-up for invalid settings: a readable message and a non-zero exit, no trace."""
+
+
+def describe_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {name}: {message}" if name else f"  - {message}")
+    return "\n".join(lines)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(
+            "KOIKI-FW refuses to start, the settings are invalid:\n" + describe_errors(exc)
+        ) from None

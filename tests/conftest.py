@@ -112,7 +112,7 @@ async def restore_seed_state(engine: AsyncEngine) -> None:
                 await connection.execute(insert(table), _seed_rows[table.name])
 
 
-def base_settings(database_url: str, **overrides: Any) -> Settings:
+def base_settings(database_url: str, /, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "app_env": "test",
         "database_url": database_url,

@@ -1,0 +1,65 @@
+# KOIKI-FW developer commands. `make dev` and `make test` are the two a fresh clone needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BACKEND_PORT ?= 8000
+FRONTEND_PORT ?= 3000
+
+.PHONY: help install dev backend frontend migrate test coverage lint format typecheck security
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements/dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $@
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+install: $(VENV)/.installed  ## install the backend (and frontend) dependencies from the locks
+	@if [ -f frontend/package-lock.json ]; then $(MAKE) --no-print-directory frontend/node_modules/.package-lock.json; fi
+
+migrate: $(VENV)/.installed  ## apply the database migrations (DATABASE_URL, default: SQLite file)
+	$(BIN)/alembic upgrade head
+
+backend: migrate  ## run the API with auto-reload on http://localhost:$(BACKEND_PORT)
+	$(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT)
+
+frontend: install  ## run the Next.js dev server on http://localhost:$(FRONTEND_PORT)
+	cd frontend && PORT=$(FRONTEND_PORT) npm run dev
+
+dev: install migrate  ## install everything and run API + frontend on the embedded default
+	@if [ -f frontend/package.json ]; then \
+	  trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT) & \
+	  (cd frontend && PORT=$(FRONTEND_PORT) npm run dev) & \
+	  wait; \
+	else \
+	  $(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT); \
+	fi
+
+test: $(VENV)/.installed  ## run the test suite (set KOIKI_TEST_DATABASE_URL + KOIKI_TEST_REDIS_URL for PostgreSQL + Redis)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+coverage: $(VENV)/.installed  ## the test suite with branch coverage of app and libkoiki
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report --skip-covered
+
+lint: $(VENV)/.installed  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed  ## format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.installed  ## mypy (strict) on libkoiki
+	$(BIN)/mypy libkoiki
+
+security: $(VENV)/.installed  ## bandit: no medium or high findings allowed
+	$(BIN)/bandit -q -r app libkoiki -ll
