@@ -1,7 +1,8 @@
-"""A throwaway PostgreSQL server of the test's own, to stop and start without touching the shared one."""
+"""A throwaway PostgreSQL server, to stop and start without touching the shared one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -72,8 +73,6 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
