@@ -1,0 +1,120 @@
+"""Access tokens (JWT) and the opaque secrets used for refresh and password-reset tokens.
+
+Only access tokens are JWTs. Refresh and reset tokens are random strings the server stores as
+SHA-256 hashes, so none of the three can stand in for another: an opaque string is not a JWT,
+and a JWT is never the preimage of a stored hash. Access tokens also carry `typ: "access"` so a
+future JWT of another kind signed with the same key is still refused.
+
+The algorithm comes from the settings and is the only one accepted (`alg: none`, another HMAC
+size, or an RSA/EC header are all rejected before the signature is looked at).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from libkoiki.config import Settings
+
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105  (a claim value, not a secret)
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "typ", "iss", "aud", "sid")
+OPAQUE_TOKEN_BYTES = 32
+
+
+class InvalidTokenError(Exception):
+    """The token is malformed, badly signed, expired, or not an access token."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    jti: str
+    session_id: str
+    # Float seconds: "tokens issued before T are invalid" must not swallow a token issued a few
+    # milliseconds after T in the same second.
+    issued_at: float
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    claims: AccessClaims
+
+
+def create_access_token(settings: Settings, *, user_id: int, session_id: str) -> IssuedAccessToken:
+    now = time.time()
+    expires_at = int(now) + settings.access_token_expire_minutes * 60
+    jti = uuid.uuid4().hex
+    payload = {
+        "sub": str(user_id),
+        "iat": round(now, 6),
+        "exp": expires_at,
+        "jti": jti,
+        "typ": ACCESS_TOKEN_TYPE,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sid": session_id,
+    }
+    token = jwt.encode(
+        payload, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm
+    )
+    claims = AccessClaims(
+        user_id=user_id,
+        jti=jti,
+        session_id=session_id,
+        issued_at=payload["iat"],  # type: ignore[arg-type]
+        expires_at=expires_at,
+    )
+    return IssuedAccessToken(token=token, claims=claims)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError(str(exc)) from exc
+    if payload.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidTokenError("not an access token")
+    try:
+        return AccessClaims(
+            user_id=int(payload["sub"]),
+            jti=str(payload["jti"]),
+            session_id=str(payload["sid"]),
+            issued_at=float(payload["iat"]),
+            expires_at=int(payload["exp"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidTokenError("malformed claims") from exc
+
+
+def peek_access_subject(settings: Settings, token: str) -> str | None:
+    """The user id of a well-formed, unexpired access token, without any database lookup.
+
+    For keying rate limits by user only: a revoked token still passes this check.
+    """
+    try:
+        return str(decode_access_token(settings, token).user_id)
+    except InvalidTokenError:
+        return None
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(OPAQUE_TOKEN_BYTES)
+
+
+def hash_opaque_token(token: str) -> str:
+    # A fast hash is right here: the token has 256 bits of entropy, nothing to brute-force.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
