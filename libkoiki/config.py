@@ -106,10 +106,6 @@ class Settings(BaseSettings):
     # every password at its owner's next login.
     password_hash_memory_kib: int = Field(default=19456, ge=19456, le=1024 * 1024)
     password_hash_time_cost: int = Field(default=2, ge=2, le=20)
-    # argon2id cost; OWASP's floor is 19 MiB / 2 passes / 1 lane. Raising either re-hashes
-    # every password at its owner's next login.
-    password_hash_memory_kib: int = Field(default=19456, ge=19456, le=1024 * 1024)
-    password_hash_time_cost: int = Field(default=2, ge=2, le=20)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
