@@ -1,0 +1,303 @@
+"""Command line: `python -m ops <command> [options]` (installed as `koiki-ops` too).
+
+Settings come from the environment and `.env`, like the application's; options override the
+operational ones. Exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from libkoiki.config import Settings
+from ops import backup, doctor, restore
+from ops.database import NotPostgresError, PgTarget
+from ops.migrate import MigrationLockTimeout, migrate
+from ops.superuser import SuperuserError, SuperuserRequest, ensure_first_superuser
+from ops.waitdb import DatabaseUnreachable, wait_for_database
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = "\n  ".join(doctor._validation_lines(exc))
+        raise CommandError(f"invalid settings:\n  {lines}", EXIT_USAGE) from exc
+
+
+def _pg_target(settings: Settings) -> PgTarget:
+    try:
+        return PgTarget.from_url(settings.database_url)
+    except NotPostgresError as exc:
+        raise CommandError(
+            f"{exc}. For the embedded SQLite database, stop the app and copy the file.", EXIT_USAGE
+        ) from exc
+
+
+def cmd_wait_for_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        asyncio.run(wait_for_database(settings, retries=args.retries, interval=args.interval))
+    except DatabaseUnreachable as exc:
+        raise CommandError(f"wait-for-db: {exc}") from exc
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        asyncio.run(migrate(settings, lock_timeout=args.lock_timeout))
+    except MigrationLockTimeout as exc:
+        raise CommandError(f"migrate: {exc}") from exc
+    return 0
+
+
+def _backup_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.backup_dir) if args.backup_dir else settings.backup_dir
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    target = _pg_target(settings)
+    retention = args.retention_days or settings.backup_retention_days
+    try:
+        result = backup.run_backup(target, _backup_dir(args, settings), retention_days=retention)
+    except backup.BackupError as exc:
+        raise CommandError(f"backup: {exc}") from exc
+    print(result.path)
+    return 0
+
+
+def cmd_list_backups(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    backup_dir = _backup_dir(args, settings)
+    found = backup.list_backups(backup_dir)
+    if not found:
+        print(f"no backups in {backup_dir}", file=sys.stderr)
+    for item in found:
+        checksum = "sha256" if item.checksum_path.is_file() else "NO CHECKSUM"
+        size = backup.human_size(item.path.stat().st_size)
+        print(f"{item.path.name}  {item.taken_at:%Y-%m-%d %H:%M:%S}Z  {size:>10}  {checksum}")
+    return 0
+
+
+def cmd_prune_backups(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    retention = args.retention_days or settings.backup_retention_days
+    backup.prune_backups(
+        _backup_dir(args, settings), retention_days=retention, dry_run=args.dry_run
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    target = _pg_target(settings)
+    try:
+        asyncio.run(
+            restore.restore_backup(
+                target,
+                args.backup,
+                _backup_dir(args, settings),
+                target_db=args.target_db,
+                confirm=args.confirm,
+                skip_checksum=args.skip_checksum,
+            )
+        )
+    except restore.ConfirmationRequired as exc:
+        raise CommandError(f"restore: {exc}", EXIT_USAGE) from exc
+    except (restore.RestoreError, backup.BackupError) as exc:
+        raise CommandError(f"restore: {exc}") from exc
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    results = asyncio.run(doctor.run_checks())
+    if args.json:
+        doctor.render_json(results, sys.stdout)
+    else:
+        doctor.render(results, sys.stdout)
+    return doctor.exit_code(results, strict=args.strict)
+
+
+def _superuser_request(args: argparse.Namespace, settings: Settings) -> SuperuserRequest | None:
+    email = args.email or settings.first_superuser_email
+    password: str | None = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif settings.first_superuser_password is not None:
+        password = settings.first_superuser_password.get_secret_value()
+    if args.if_configured and not email and not password:
+        return None
+    if not email:
+        raise CommandError(
+            "create-superuser: no e-mail (--email or FIRST_SUPERUSER_EMAIL)", EXIT_USAGE
+        )
+    if not password:
+        if args.if_configured or not sys.stdin.isatty():
+            raise CommandError(
+                "create-superuser: no password (FIRST_SUPERUSER_PASSWORD or --password-stdin)",
+                EXIT_USAGE,
+            )
+        password = getpass.getpass(f"Password for {email}: ")
+        if password != getpass.getpass("Repeat it: "):
+            raise CommandError("create-superuser: the passwords differ", EXIT_USAGE)
+    return SuperuserRequest(email=email, password=password, full_name=args.full_name)
+
+
+def cmd_create_superuser(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    request = _superuser_request(args, settings)
+    if request is None:
+        print("create-superuser: FIRST_SUPERUSER_EMAIL not set; skipped", file=sys.stderr)
+        return 0
+    try:
+        asyncio.run(ensure_first_superuser(settings, request))
+    except SuperuserError as exc:
+        raise CommandError(f"create-superuser: {exc}") from exc
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops",
+        description="KOIKI-FW operations: database start-up, migrations, backups, diagnostics.",
+        epilog="Settings are read from the environment and .env (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = add("wait-for-db", cmd_wait_for_db, "Wait until the database accepts connections.")
+    sub.add_argument("--retries", type=int, help="attempts (default: DB_WAIT_RETRIES, 30)")
+    sub.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between attempts (default: DB_WAIT_INTERVAL_SECONDS, 2)",
+    )
+
+    sub = add(
+        "migrate",
+        cmd_migrate,
+        "Apply migrations (alembic upgrade head) once, under a PostgreSQL advisory lock.",
+    )
+    sub.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for another instance's migration (default 600)",
+    )
+
+    def backup_dir_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--backup-dir", help="backup folder (default: BACKUP_DIR)")
+
+    def retention_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--retention-days",
+            type=int,
+            help="delete backups older than this (default: BACKUP_RETENTION_DAYS, 30)",
+        )
+
+    sub = add(
+        "backup",
+        cmd_backup,
+        "Dump the database (pg_dump, custom format, compressed) with a SHA-256 file, then "
+        "delete backups older than the retention period. Prints the new file's path.",
+    )
+    backup_dir_option(sub)
+    retention_option(sub)
+
+    sub = add("list-backups", cmd_list_backups, "List the backups in BACKUP_DIR, oldest first.")
+    backup_dir_option(sub)
+
+    sub = add(
+        "prune-backups",
+        cmd_prune_backups,
+        "Delete backups older than the retention period (the newest one is always kept).",
+    )
+    backup_dir_option(sub)
+    retention_option(sub)
+    sub.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+
+    sub = add(
+        "restore",
+        cmd_restore,
+        "Restore a backup into an empty or new database after verifying its checksum.",
+    )
+    sub.add_argument("backup", help="backup file name in BACKUP_DIR, or a path")
+    sub.add_argument(
+        "--target-db",
+        help="database to restore into; created when absent (default: DATABASE_URL's)",
+    )
+    sub.add_argument(
+        "--confirm",
+        metavar="DBNAME",
+        help="required: the target database's name, to confirm the restore",
+    )
+    sub.add_argument(
+        "--skip-checksum",
+        action="store_true",
+        help="restore even without a .sha256 file (a mismatching checksum is never accepted)",
+    )
+    backup_dir_option(sub)
+
+    sub = add(
+        "doctor",
+        cmd_doctor,
+        "Check settings, database, migrations, Redis, secrets and backup space; exit 1 on failure.",
+    )
+    sub.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_argument("--strict", action="store_true", help="warnings fail too")
+
+    sub = add(
+        "create-superuser",
+        cmd_create_superuser,
+        "Create the first superuser (an existing account is left unchanged).",
+    )
+    sub.add_argument("--email", help="default: FIRST_SUPERUSER_EMAIL")
+    sub.add_argument("--full-name")
+    sub.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input "
+        "(default: FIRST_SUPERUSER_PASSWORD, or a prompt)",
+    )
+    sub.add_argument(
+        "--if-configured",
+        action="store_true",
+        help="do nothing when FIRST_SUPERUSER_EMAIL/PASSWORD are unset (used by the entrypoint)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except CommandError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
