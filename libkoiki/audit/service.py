@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,12 +39,34 @@ def scrub(value: Any) -> Any:
     return str(value)
 
 
-def _client_ip(request: Request) -> str | None:
-    # The edge middleware resolves the address behind trusted proxies; fall back to the peer.
-    resolved = getattr(request.state, "client_ip", None)
-    if isinstance(resolved, str) and resolved:
-        return resolved[:45]
-    return request.client.host[:45] if request.client else None
+@dataclass(frozen=True, slots=True)
+class AuditSource:
+    """Where a request came from, captured at the HTTP edge so services never handle `Request`."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def from_request(cls, request: Request) -> AuditSource:
+        # The edge middleware resolves the address behind trusted proxies; fall back to the peer.
+        ip = getattr(request.state, "client_ip", None)
+        if not (isinstance(ip, str) and ip):
+            ip = request.client.host if request.client else None
+        user_agent = request.headers.get("user-agent")
+        request_id = getattr(request.state, "request_id", None)
+        return cls(
+            ip=ip[:45] if ip else None,
+            user_agent=user_agent[:USER_AGENT_MAX_LENGTH] if user_agent else None,
+            request_id=request_id[:128] if isinstance(request_id, str) else None,
+        )
+
+
+def audit_source(request: Request) -> AuditSource:
+    return AuditSource.from_request(request)
+
+
+AuditSourceDep = Annotated[AuditSource, Depends(audit_source)]
 
 
 async def record_event(
@@ -55,9 +78,14 @@ async def record_event(
     actor_email: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
-    request: Request | None = None,
+    request: Request | AuditSource | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    """Add an event to `session`; the caller's commit persists it with the change it describes.
+
+    `request` may be the live request or an `AuditSource` captured from it; `details` is scrubbed
+    of anything that looks like a credential.
+    """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
     event = AuditEvent(
@@ -70,11 +98,12 @@ async def record_event(
         details=scrub(details or {}),
     )
     if request is not None:
-        event.ip = _client_ip(request)
-        user_agent = request.headers.get("user-agent")
-        event.user_agent = user_agent[:USER_AGENT_MAX_LENGTH] if user_agent else None
-        request_id = getattr(request.state, "request_id", None)
-        event.request_id = request_id if isinstance(request_id, str) else None
+        source = request if isinstance(request, AuditSource) else AuditSource.from_request(request)
+        event.ip, event.user_agent, event.request_id = (
+            source.ip,
+            source.user_agent,
+            source.request_id,
+        )
     session.add(event)
 
 

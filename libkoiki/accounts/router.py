@@ -1,0 +1,147 @@
+"""HTTP routes: users (/api/v1/users), roles (/api/v1/roles), permissions (/api/v1/permissions).
+
+Thin on purpose: parse, call the service, shape the response.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from libkoiki.accounts import service
+from libkoiki.accounts.models import User
+from libkoiki.accounts.schemas import (
+    Page,
+    PermissionRead,
+    ProfileUpdate,
+    RoleCreate,
+    RolePermissionsUpdate,
+    RoleRead,
+    RoleUpdate,
+    UserCreate,
+    UserMe,
+    UserRead,
+    UserUpdate,
+)
+from libkoiki.audit.service import AuditSourceDep
+from libkoiki.auth.dependencies import CurrentUser, require_permission
+from libkoiki.auth.password_policy import validate_password
+from libkoiki.auth.passwords import hash_password
+from libkoiki.db import SessionDep
+
+users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
+roles_router = APIRouter(prefix="/api/v1", tags=["roles"])
+
+UserReader = Annotated[User, require_permission("users:read")]
+UserWriter = Annotated[User, require_permission("users:write")]
+RoleManager = Annotated[User, require_permission("roles:manage")]
+
+
+@users_router.patch("/me", response_model=UserMe)
+async def update_my_profile(
+    data: ProfileUpdate, user: CurrentUser, session: SessionDep, source: AuditSourceDep
+) -> UserMe:
+    updated = await service.update_profile(session, user, data, source=source)
+    return UserMe.from_user(updated)
+
+
+@users_router.get("", response_model=Page[UserRead])
+async def list_users(
+    _: UserReader,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=320, description="Searches email and name")] = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page[UserRead]:
+    users, total = await service.list_users(session, q=q, skip=skip, limit=limit)
+    items = [UserRead.model_validate(user) for user in users]
+    return Page[UserRead](items=items, total=total, skip=skip, limit=limit)
+
+
+@users_router.get("/{user_id}", response_model=UserRead)
+async def get_user(user_id: int, _: UserReader, session: SessionDep) -> User:
+    return await service.require_user(session, user_id)
+
+
+@users_router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+async def create_user(
+    data: UserCreate,
+    actor: UserWriter,
+    session: SessionDep,
+    source: AuditSourceDep,
+    request: Request,
+) -> User:
+    settings = request.app.state.settings
+    try:
+        validate_password(data.password, email=data.email, min_length=settings.password_min_length)
+    except ValueError as exc:
+        raise service.field_error("password", f"Value error, {exc}") from exc
+    password_hash = await hash_password(data.password, settings)
+    return await service.admin_create_user(
+        session, actor, data, password_hash=password_hash, source=source
+    )
+
+
+@users_router.patch("/{user_id}", response_model=UserRead)
+async def update_user(
+    user_id: int, data: UserUpdate, actor: UserWriter, session: SessionDep, source: AuditSourceDep
+) -> User:
+    return await service.update_user(session, actor, user_id, data, source=source)
+
+
+@users_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(
+    user_id: int, actor: UserWriter, session: SessionDep, source: AuditSourceDep
+) -> None:
+    await service.delete_user(session, actor, user_id, source=source)
+
+
+@roles_router.get("/roles", response_model=list[RoleRead])
+async def list_roles(_: RoleManager, session: SessionDep) -> list[RoleRead]:
+    return [RoleRead.model_validate(role) for role in await service.list_roles(session)]
+
+
+@roles_router.post("/roles", response_model=RoleRead, status_code=status.HTTP_201_CREATED)
+async def create_role(
+    data: RoleCreate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
+) -> RoleRead:
+    role = await service.create_role(session, actor, data, source=source)
+    return RoleRead.model_validate(role)
+
+
+@roles_router.get("/roles/{role_id}", response_model=RoleRead)
+async def get_role(role_id: int, _: RoleManager, session: SessionDep) -> RoleRead:
+    return RoleRead.model_validate(await service.require_role(session, role_id))
+
+
+@roles_router.patch("/roles/{role_id}", response_model=RoleRead)
+async def update_role(
+    role_id: int, data: RoleUpdate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
+) -> RoleRead:
+    role = await service.update_role(session, actor, role_id, data, source=source)
+    return RoleRead.model_validate(role)
+
+
+@roles_router.put("/roles/{role_id}/permissions", response_model=RoleRead)
+async def set_role_permissions(
+    role_id: int,
+    data: RolePermissionsUpdate,
+    actor: RoleManager,
+    session: SessionDep,
+    source: AuditSourceDep,
+) -> RoleRead:
+    role = await service.set_role_permissions(session, actor, role_id, data, source=source)
+    return RoleRead.model_validate(role)
+
+
+@roles_router.delete("/roles/{role_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_role(
+    role_id: int, actor: RoleManager, session: SessionDep, source: AuditSourceDep
+) -> None:
+    await service.delete_role(session, actor, role_id, source=source)
+
+
+@roles_router.get("/permissions", response_model=list[PermissionRead])
+async def list_permissions(_: RoleManager, session: SessionDep) -> list[PermissionRead]:
+    return [PermissionRead.model_validate(p) for p in await service.list_permissions(session)]

@@ -1,0 +1,133 @@
+"""Request and response bodies of the accounts API. No response model carries a password hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
+
+from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
+
+T = TypeVar("T")
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_lower)]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+RoleName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_.-]{1,63}$"),
+]
+PermissionCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    skip: int
+    limit: int
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
+
+    id: int
+    email: str
+    full_name: str | None
+    is_active: bool
+    is_superuser: bool
+    created_at: datetime
+    updated_at: datetime
+    roles: list[str] = Field(validation_alias="role_names")
+
+
+class UserMe(UserRead):
+    permissions: list[str]
+
+    @classmethod
+    def from_user(cls, user: User) -> UserMe:
+        profile = UserRead.model_validate(user).model_dump()
+        return cls.model_validate({**profile, "permissions": sorted(user.permission_codes)})
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: str = Field(max_length=128)
+    full_name: FullName | None = None
+    is_active: StrictBool = True
+    is_superuser: StrictBool = False
+    roles: list[RoleName] = Field(default_factory=lambda: ["user"], max_length=50)
+
+
+class UserUpdate(BaseModel):
+    """Administrative update. An omitted (or null) field is left as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    is_active: StrictBool | None = None
+    is_superuser: StrictBool | None = None
+    roles: list[RoleName] | None = Field(default=None, max_length=50)
+
+
+class ProfileUpdate(BaseModel):
+    """What a user may change about themselves: profile fields only, never access or password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+
+
+class PermissionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    description: str | None
+
+
+class RoleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    permissions: list[str] = Field(validation_alias="permission_codes")
+    is_builtin: bool
+
+
+class RoleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: RoleName
+    description: Description | None = None
+    permissions: list[PermissionCode] = Field(default_factory=list, max_length=100)
+
+
+class RoleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: RoleName | None = None
+    description: Description | None = None
+
+
+class RolePermissionsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    permissions: list[PermissionCode] = Field(max_length=100)

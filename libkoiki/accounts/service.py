@@ -1,0 +1,466 @@
+"""Accounts business rules: users, roles and permissions, with their audit events.
+
+Functions that change data commit (one transaction per operation, audit row included), except the
+building blocks `create_user` and `resolve_roles`, which flush only so callers such as
+registration can add their own work before committing.
+
+Privilege rules beyond the route's permission check, so that `users:write` or `roles:manage` cannot
+be turned into more power than the actor already has:
+- only a superuser creates superusers, changes `is_superuser`, or modifies/deletes a superuser;
+- a non-superuser grants only roles or permissions made of permissions they hold themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libkoiki.accounts.models import Permission, Role, User, user_roles
+from libkoiki.accounts.schemas import (
+    ProfileUpdate,
+    RoleCreate,
+    RolePermissionsUpdate,
+    RoleUpdate,
+    UserCreate,
+    UserUpdate,
+)
+from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.db import utcnow
+from libkoiki.errors import AppError, ConflictError, NotFoundError
+
+DEFAULT_ROLE = "user"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def field_error(field: str, message: str) -> AppError:
+    """A 422 shaped exactly like FastAPI's own, for rules that need the database to check."""
+    detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    return AppError(422, detail, "validation_error")
+
+
+def _forbidden(message: str) -> AppError:
+    return AppError(403, message, "permission_denied")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+async def require_user(session: AsyncSession, user_id: int) -> User:
+    user = await get_user(session, user_id)
+    if user is None:
+        raise NotFoundError("User")
+    return user
+
+
+async def resolve_roles(
+    session: AsyncSession, names: Iterable[str], *, field: str = "roles"
+) -> list[Role]:
+    wanted = sorted(set(names))
+    if not wanted:
+        return []
+    found = list(await session.scalars(select(Role).where(Role.name.in_(wanted))))
+    missing = sorted(set(wanted) - {role.name for role in found})
+    if missing:
+        raise field_error(field, f"unknown role(s): {', '.join(missing)}")
+    return sorted(found, key=lambda role: role.name)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password_hash: str,
+    full_name: str | None = None,
+    is_active: bool = True,
+    is_superuser: bool = False,
+    roles: Sequence[str] = (DEFAULT_ROLE,),
+) -> User:
+    """Add a user (409 `email_taken` if the address is in use, whatever its case); flushes only."""
+    email = normalize_email(email)
+    if await get_user_by_email(session, email) is not None:
+        raise ConflictError("A user with this email already exists", "email_taken")
+    user = User(
+        email=email,
+        hashed_password=password_hash,
+        full_name=full_name,
+        is_active=is_active,
+        is_superuser=is_superuser,
+        roles=await resolve_roles(session, roles),
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Two requests raced past the check above: the unique constraint decides.
+        await session.rollback()
+        raise ConflictError("A user with this email already exists", "email_taken") from exc
+    return user
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_users(
+    session: AsyncSession, *, q: str | None = None, skip: int = 0, limit: int = 20
+) -> tuple[list[User], int]:
+    query = select(User)
+    if q:
+        pattern = f"%{_escape_like(q.strip())}%"
+        query = query.where(
+            or_(User.email.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\"))
+        )
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    users = await session.scalars(query.order_by(User.id).offset(skip).limit(limit))
+    return list(users), total or 0
+
+
+def _check_grantable(actor: User, roles: Iterable[Role]) -> None:
+    if actor.is_superuser:
+        return
+    beyond = {p.code for role in roles for p in role.permissions} - actor.permission_codes
+    if beyond:
+        raise _forbidden(
+            "You cannot grant permissions you do not hold: " + ", ".join(sorted(beyond))
+        )
+
+
+async def admin_create_user(
+    session: AsyncSession,
+    actor: User,
+    data: UserCreate,
+    *,
+    password_hash: str,
+    source: AuditSource | None = None,
+) -> User:
+    if data.is_superuser and not actor.is_superuser:
+        raise _forbidden("Only a superuser can create a superuser")
+    roles = await resolve_roles(session, data.roles)
+    _check_grantable(actor, roles)
+    user = await create_user(
+        session,
+        email=data.email,
+        password_hash=password_hash,
+        full_name=data.full_name,
+        is_active=data.is_active,
+        is_superuser=data.is_superuser,
+        roles=[role.name for role in roles],
+    )
+    await record_event(
+        session,
+        action="user.create",
+        actor_id=actor.id,
+        actor_email=actor.email,
+        target_type="user",
+        target_id=str(user.id),
+        request=source,
+        details={
+            "email": user.email,
+            "is_active": user.is_active,
+            "is_superuser": user.is_superuser,
+            "roles": user.role_names,
+        },
+    )
+    await session.commit()
+    return user
+
+
+async def _revoke_sessions(session: AsyncSession, user_id: int, reason: str) -> None:
+    # Imported here: auth depends on accounts (the User model), not the other way round at
+    # import time.
+    from libkoiki.auth.sessions import revoke_all_sessions
+
+    await revoke_all_sessions(session, user_id, reason=reason)
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: User,
+    user_id: int,
+    data: UserUpdate,
+    *,
+    source: AuditSource | None = None,
+) -> User:
+    user = await require_user(session, user_id)
+    if user.is_superuser and not actor.is_superuser:
+        raise _forbidden("Only a superuser can modify a superuser")
+    changes: dict[str, Any] = {}
+    if "full_name" in data.model_fields_set and data.full_name != user.full_name:
+        user.full_name = data.full_name
+        changes["full_name"] = data.full_name
+    if data.is_superuser is not None and data.is_superuser != user.is_superuser:
+        if not actor.is_superuser:
+            raise _forbidden("Only a superuser can grant or remove superuser status")
+        if user.id == actor.id:
+            raise AppError(400, "You cannot remove your own superuser status", "cannot_demote_self")
+        user.is_superuser = data.is_superuser
+        changes["is_superuser"] = data.is_superuser
+    deactivated = False
+    if data.is_active is not None and data.is_active != user.is_active:
+        if user.id == actor.id:
+            raise AppError(400, "You cannot deactivate yourself", "cannot_deactivate_self")
+        deactivated = not data.is_active
+        user.is_active = data.is_active
+        changes["is_active"] = data.is_active
+    if data.roles is not None:
+        roles = await resolve_roles(session, data.roles)
+        current = {role.name for role in user.roles}
+        if {role.name for role in roles} != current:
+            _check_grantable(actor, [role for role in roles if role.name not in current])
+            user.roles = roles
+            changes["roles"] = [role.name for role in roles]
+    if not changes:
+        return user
+    user.updated_at = utcnow()
+    if deactivated:
+        await _revoke_sessions(session, user.id, "deactivated")
+    await record_event(
+        session,
+        action="user.update",
+        actor_id=actor.id,
+        actor_email=actor.email,
+        target_type="user",
+        target_id=str(user.id),
+        request=source,
+        details={"email": user.email, "changes": changes},
+    )
+    await session.commit()
+    return user
+
+
+async def delete_user(
+    session: AsyncSession, actor: User, user_id: int, *, source: AuditSource | None = None
+) -> None:
+    if user_id == actor.id:
+        raise AppError(400, "You cannot delete yourself", "cannot_delete_self")
+    user = await require_user(session, user_id)
+    if user.is_superuser and not actor.is_superuser:
+        raise _forbidden("Only a superuser can delete a superuser")
+    # Access tokens outlive the row otherwise (and the Redis revocation cache must learn it).
+    await _revoke_sessions(session, user.id, "deleted")
+    await record_event(
+        session,
+        action="user.delete",
+        actor_id=actor.id,
+        actor_email=actor.email,
+        target_type="user",
+        target_id=str(user.id),
+        request=source,
+        details={"email": user.email},
+    )
+    await session.delete(user)
+    await session.commit()
+
+
+async def update_profile(
+    session: AsyncSession, user: User, data: ProfileUpdate, *, source: AuditSource | None = None
+) -> User:
+    if "full_name" not in data.model_fields_set or data.full_name == user.full_name:
+        return user
+    user.full_name = data.full_name
+    user.updated_at = utcnow()
+    await record_event(
+        session,
+        action="user.update",
+        actor_id=user.id,
+        actor_email=user.email,
+        target_type="user",
+        target_id=str(user.id),
+        request=source,
+        details={"self": True, "changes": {"full_name": data.full_name}},
+    )
+    await session.commit()
+    return user
+
+
+# --- roles and permissions ---------------------------------------------------------------------
+
+
+async def list_permissions(session: AsyncSession) -> list[Permission]:
+    return list(await session.scalars(select(Permission).order_by(Permission.code)))
+
+
+async def list_roles(session: AsyncSession) -> list[Role]:
+    return list(await session.scalars(select(Role).order_by(Role.name)))
+
+
+async def require_role(session: AsyncSession, role_id: int) -> Role:
+    role = await session.get(Role, role_id)
+    if role is None:
+        raise NotFoundError("Role")
+    return role
+
+
+async def resolve_permissions(session: AsyncSession, codes: Iterable[str]) -> list[Permission]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return []
+    found = list(await session.scalars(select(Permission).where(Permission.code.in_(wanted))))
+    missing = sorted(set(wanted) - {permission.code for permission in found})
+    if missing:
+        raise field_error("permissions", f"unknown permission(s): {', '.join(missing)}")
+    return sorted(found, key=lambda permission: permission.code)
+
+
+def _check_permissions_grantable(actor: User, permissions: Iterable[Permission]) -> None:
+    if actor.is_superuser:
+        return
+    beyond = {permission.code for permission in permissions} - actor.permission_codes
+    if beyond:
+        raise _forbidden(
+            "You cannot grant permissions you do not hold: " + ", ".join(sorted(beyond))
+        )
+
+
+async def _ensure_name_free(
+    session: AsyncSession, name: str, *, role_id: int | None = None
+) -> None:
+    existing = await session.scalar(select(Role).where(Role.name == name))
+    if existing is not None and existing.id != role_id:
+        raise ConflictError(f"A role named {name!r} already exists", "role_name_taken")
+
+
+async def _role_event(
+    session: AsyncSession,
+    action: str,
+    actor: User,
+    role: Role,
+    source: AuditSource | None,
+    details: dict[str, Any],
+) -> None:
+    await record_event(
+        session,
+        action=action,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        target_type="role",
+        target_id=str(role.id),
+        request=source,
+        details={"name": role.name, **details},
+    )
+
+
+async def _commit_role(session: AsyncSession, name: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise ConflictError(f"A role named {name!r} already exists", "role_name_taken") from exc
+
+
+async def create_role(
+    session: AsyncSession, actor: User, data: RoleCreate, *, source: AuditSource | None = None
+) -> Role:
+    await _ensure_name_free(session, data.name)
+    permissions = await resolve_permissions(session, data.permissions)
+    _check_permissions_grantable(actor, permissions)
+    role = Role(name=data.name, description=data.description, permissions=permissions)
+    session.add(role)
+    await session.flush()
+    await _role_event(
+        session,
+        "role.create",
+        actor,
+        role,
+        source,
+        {"description": role.description, "permissions": role.permission_codes},
+    )
+    await _commit_role(session, data.name)
+    return role
+
+
+async def update_role(
+    session: AsyncSession,
+    actor: User,
+    role_id: int,
+    data: RoleUpdate,
+    *,
+    source: AuditSource | None = None,
+) -> Role:
+    role = await require_role(session, role_id)
+    changes: dict[str, Any] = {}
+    if data.name is not None and data.name != role.name:
+        if role.is_builtin:
+            raise AppError(
+                400, f"The built-in role {role.name!r} cannot be renamed", "builtin_role"
+            )
+        await _ensure_name_free(session, data.name, role_id=role.id)
+        changes["name"] = {"from": role.name, "to": data.name}
+        role.name = data.name
+    if "description" in data.model_fields_set and data.description != role.description:
+        role.description = data.description
+        changes["description"] = data.description
+    if not changes:
+        return role
+    role.updated_at = utcnow()
+    await _role_event(session, "role.update", actor, role, source, {"changes": changes})
+    await _commit_role(session, role.name)
+    return role
+
+
+async def set_role_permissions(
+    session: AsyncSession,
+    actor: User,
+    role_id: int,
+    data: RolePermissionsUpdate,
+    *,
+    source: AuditSource | None = None,
+) -> Role:
+    role = await require_role(session, role_id)
+    permissions = await resolve_permissions(session, data.permissions)
+    current = {permission.code for permission in role.permissions}
+    wanted = {permission.code for permission in permissions}
+    if wanted == current:
+        return role
+    _check_permissions_grantable(
+        actor, [permission for permission in permissions if permission.code not in current]
+    )
+    role.permissions = permissions
+    role.updated_at = utcnow()
+    await _role_event(
+        session,
+        "role.update",
+        actor,
+        role,
+        source,
+        {
+            "changes": {
+                "permissions": {
+                    "added": sorted(wanted - current),
+                    "removed": sorted(current - wanted),
+                }
+            }
+        },
+    )
+    await session.commit()
+    return role
+
+
+async def delete_role(
+    session: AsyncSession, actor: User, role_id: int, *, source: AuditSource | None = None
+) -> None:
+    role = await require_role(session, role_id)
+    if role.is_builtin:
+        raise AppError(400, f"The built-in role {role.name!r} cannot be deleted", "builtin_role")
+    holders = await session.scalar(
+        select(func.count()).select_from(user_roles).where(user_roles.c.role_id == role.id)
+    )
+    await _role_event(session, "role.delete", actor, role, source, {"holders": holders or 0})
+    await session.execute(delete(user_roles).where(user_roles.c.role_id == role.id))
+    await session.delete(role)
+    await session.commit()
