@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,6 +39,33 @@ _STATUS_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+    code: str
+    request_id: str | None
+
+
+_RESPONSE_DESCRIPTIONS = {
+    400: "The request breaks a business rule",
+    401: "Missing, invalid, expired or revoked bearer token",
+    403: "The user lacks the required permission",
+    404: "Not found (or not yours)",
+    409: "Conflicts with existing data",
+    413: "Request body too large",
+    422: "Validation failed; `detail` lists the fields",
+    429: "Rate limited; retry after `Retry-After` seconds",
+    503: "A dependency is unavailable",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the error body for these status codes."""
+    return {
+        code: {"model": ErrorBody, "description": _RESPONSE_DESCRIPTIONS[code]}
+        for code in status_codes
+    }
 
 
 def code_for_status(status_code: int) -> str:

@@ -1,0 +1,1 @@
+"""Todos: the reference feature. Copy this package's shape when you add your own."""

@@ -1,0 +1,77 @@
+"""HTTP for todos: parse, call the service, return. Rules live in the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.todos import service
+from app.todos.schemas import TodoCreate, TodoFilters, TodoRead, TodoReplace, TodoUpdate
+from libkoiki.auth.dependencies import CurrentUser
+from libkoiki.db import SessionDep
+from libkoiki.errors import error_responses
+from libkoiki.pagination import Page, PageParamsDep
+from libkoiki.ratelimit import rate_limit
+
+router = APIRouter(
+    prefix="/api/v1/todos",
+    tags=["Todos"],
+    responses=error_responses(401, 422, 429),
+)
+ONE_TODO = error_responses(404)
+# Reads are cheap; writes get a tighter per-user budget than the global default.
+write_limit = rate_limit("60/minute", scope="todos:write", per="user")
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, dependencies=[write_limit], summary="Create a todo"
+)
+async def create_todo(data: TodoCreate, user: CurrentUser, session: SessionDep) -> TodoRead:
+    return TodoRead.model_validate(await service.create_todo(session, user, data))
+
+
+@router.get("", summary="List your todos", responses=error_responses(403))
+async def list_todos(
+    filters: Annotated[TodoFilters, Query()],
+    page: PageParamsDep,
+    user: CurrentUser,
+    session: SessionDep,
+) -> Page[TodoRead]:
+    todos, total = await service.list_todos(session, user, filters, page)
+    return Page(
+        items=[TodoRead.model_validate(todo) for todo in todos],
+        total=total,
+        skip=page.skip,
+        limit=page.limit,
+    )
+
+
+@router.get("/{todo_id}", summary="Get a todo", responses=ONE_TODO)
+async def get_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> TodoRead:
+    return TodoRead.model_validate(await service.get_todo(session, user, todo_id))
+
+
+@router.put("/{todo_id}", summary="Replace a todo", dependencies=[write_limit], responses=ONE_TODO)
+async def replace_todo(
+    todo_id: int, data: TodoReplace, user: CurrentUser, session: SessionDep
+) -> TodoRead:
+    return TodoRead.model_validate(await service.replace_todo(session, user, todo_id, data))
+
+
+@router.patch("/{todo_id}", summary="Update a todo", dependencies=[write_limit], responses=ONE_TODO)
+async def update_todo(
+    todo_id: int, data: TodoUpdate, user: CurrentUser, session: SessionDep
+) -> TodoRead:
+    return TodoRead.model_validate(await service.update_todo(session, user, todo_id, data))
+
+
+@router.delete(
+    "/{todo_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a todo",
+    dependencies=[write_limit],
+    responses=ONE_TODO,
+)
+async def delete_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> None:
+    await service.delete_todo(session, user, todo_id)

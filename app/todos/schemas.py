@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from app.todos.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
+TodoSort = Literal["created_at", "-created_at", "due_date", "-due_date", "title", "-title"]
+
+
+class TodoCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description | None = None
+    is_completed: bool = False
+    due_date: AwareDatetime | None = None
+
+
+class TodoReplace(TodoCreate):
+    """PUT: the whole todo; a field left out goes back to its default."""
+
+
+class TodoUpdate(BaseModel):
+    """PATCH: only the fields sent change. `title` may be changed but never cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    is_completed: bool | None = None
+    due_date: AwareDatetime | None = None
+
+    @field_validator("title", "is_completed", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "unchanged"; an explicit null would mean "no title", which is invalid.
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
+
+
+class TodoRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    is_completed: bool
+    due_date: datetime | None
+    owner_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TodoFilters(BaseModel):
+    is_completed: bool | None = None
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    due_before: AwareDatetime | None = None
+    due_after: AwareDatetime | None = None
+    owner_id: int | None = None
+    sort: TodoSort = "-created_at"
