@@ -1,7 +1,8 @@
 """Builds a KOIKI FastAPI application: settings, lifespan resources, middleware, errors, routes.
 
-Middleware runs outermost first (see `_install_middleware`):
-request context (request id + access log) -> metrics -> ... -> unhandled-error guard -> router.
+Middleware, all pure ASGI, outermost first (see `_install_middleware` for why this order):
+request context (request id + access log) -> client IP -> metrics -> security headers -> CORS
+-> trusted host -> body limit -> rate limit -> unhandled-error guard -> router.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ from libkoiki.db import create_engine, create_sessionmaker
 from libkoiki.docs import install_docs
 from libkoiki.errors import UnhandledErrorMiddleware, install_error_handlers
 from libkoiki.health import router as health_router
+from libkoiki.http.body_limit import BodyLimitMiddleware
+from libkoiki.http.client_ip import ClientIPMiddleware
+from libkoiki.http.cors import install_cors
 from libkoiki.http.request_context import RequestContextMiddleware
+from libkoiki.http.security_headers import SecurityHeadersMiddleware
+from libkoiki.http.trusted_host import TrustedHostMiddleware
 from libkoiki.observability.logging import configure_logging
 from libkoiki.observability.metrics import METRICS_PATH, install_metrics
+from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 
 logger = structlog.get_logger("koiki.app")
 
@@ -51,6 +58,8 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         finally:
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            if app.state.rate_limiter is not None:
+                await app.state.rate_limiter.aclose()
             await engine.dispose()
             logger.info("shutdown")
 
@@ -58,10 +67,53 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost first, each layer for a reason:
+
+    1. request context: the request id and the access line cover every response below;
+    2. client IP: resolved once, early, so the access log and the limiter see the real client
+       even for requests refused further in;
+    3. metrics: counts every outcome, 400/413/429 included;
+    4. security headers: outside everything that can answer on its own (CORS refusals, 400 bad
+       host, 413, 429, 500), so those answers carry the headers too;
+    5. CORS: preflights are answered before host checks and limits (a browser's OPTIONS never
+       uses up the budget) and 413/429 answers get CORS headers, so the web app can read them;
+    6. trusted host, 7. body limit, 8. rate limit: cheap refusals first; a request refused for
+       its host or size is not counted;
+    9. the unhandled-error guard stays innermost so a 500 still passes through all of the above.
+    """
     # add_middleware wraps what is already there: add from the innermost to the outermost.
     app.add_middleware(UnhandledErrorMiddleware)
+    if settings.rate_limit_enabled:
+        limiter = RateLimiter(settings)
+        app.state.rate_limiter = limiter
+        if settings.is_production and limiter.strategy == "memory":
+            logger.warning(
+                "rate_limit_in_memory",
+                detail="counters are per process: each replica and worker allows the full limit;"
+                " set REDIS_URL and RATE_LIMIT_STRATEGY=redis",
+            )
+        app.add_middleware(
+            RateLimitMiddleware, limiter=limiter, settings=settings, exempt_paths=PROBE_PATHS
+        )
+    else:
+        app.state.rate_limiter = None
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    if "*" not in settings.trusted_hosts:
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, exempt_paths=PROBE_PATHS
+        )
+    elif settings.is_production:
+        logger.warning(
+            "trusted_hosts_unrestricted",
+            detail="TRUSTED_HOSTS is '*': set the public host names to refuse forged Host headers",
+        )
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age if settings.hsts_on else None
+    )
     if settings.metrics_enabled:
         install_metrics(app)
+    app.add_middleware(ClientIPMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware, quiet_paths=PROBE_PATHS)
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     rate_limit_strategy: Literal["redis", "memory"] | None = None
     rate_limit_default: str = "100/minute"
     rate_limit_fail_open: bool = True
+    # Redis answers in well under a millisecond: waiting longer only delays every API request.
+    rate_limit_backend_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    # After a backend failure, requests skip it (fail-open or 503) for this long, then retry.
+    rate_limit_backend_retry_seconds: float = Field(default=1.0, gt=0, le=300)
 
     # --- mail ---
     smtp_host: str | None = None
@@ -137,6 +142,17 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("rate_limit_default")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"RATE_LIMIT_DEFAULT: {value!r} is not a limit like '100/minute'"
+            ) from exc
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,42 @@
+"""CORS from `CORS_ORIGINS`: credentials only for origins listed by name, never for `*`.
+
+A wildcard with credentials would let any site call the API with the user's cookies; Starlette
+would even reflect the caller's origin in that case. `*` (development only; production refuses it)
+therefore means "any origin, no credentials".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language", "X-Request-ID")
+# What the web app may read from responses: the request id it shows in error messages, and the
+# numbers it needs to back off.
+EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
+PREFLIGHT_MAX_AGE_SECONDS = 600
+
+
+def install_cors(app: FastAPI, origins: Sequence[str]) -> None:
+    """Without configured origins, no CORS headers at all: the browser keeps same-origin rules."""
+    if not origins:
+        return
+    wildcard = "*" in origins
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"] if wildcard else [origin.rstrip("/") for origin in origins],
+        allow_credentials=not wildcard,
+        allow_methods=ALLOWED_METHODS,
+        allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        max_age=PREFLIGHT_MAX_AGE_SECONDS,
+    )

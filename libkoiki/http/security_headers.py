@@ -1,0 +1,123 @@
+"""Security headers on every response, errors included.
+
+API responses get a Content-Security-Policy that allows nothing: they are JSON, never a page, so
+any HTML an attacker manages to get rendered from this origin can run nothing. The documentation
+pages need their self-hosted assets under `/docs-assets/` plus the small inline script that starts
+Swagger UI; that script is allowed by its SHA-256 hash, computed from the page actually sent, so the
+policy needs no 'unsafe-inline' for scripts and stays right when FastAPI changes its template.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI and ReDoc render with inline styles (ReDoc injects <style> elements at run time) and
+# ReDoc runs its search index in a blob: worker.
+DOCS_CSP_TEMPLATE = (
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+AUTH_PREFIX = "/api/v1/auth/"
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """CSP hash sources for every inline <script> of a page."""
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
+
+
+def docs_csp(html: bytes) -> str:
+    hashes = "".join(f" {source}" for source in dict.fromkeys(inline_script_hashes(html)))
+    return DOCS_CSP_TEMPLATE.format(hashes=hashes)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts_max_age: int | None = None,
+        docs_paths: Iterable[str] = DOCS_PATHS,
+        no_store_prefix: str = AUTH_PREFIX,
+    ) -> None:
+        self.app = app
+        self.docs_paths = frozenset(docs_paths)
+        self.no_store_prefix = no_store_prefix
+        headers = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+            ("Permissions-Policy", PERMISSIONS_POLICY),
+        ]
+        if hsts_max_age is not None:
+            headers.append(
+                ("Strict-Transport-Security", f"max-age={hsts_max_age}; includeSubDomains")
+            )
+        self.common = tuple(headers)
+
+    def _apply(self, message: Message, path: str, csp: str) -> None:
+        headers = MutableHeaders(scope=message)
+        for name, value in self.common:
+            headers.setdefault(name, value)
+        headers.setdefault("Content-Security-Policy", csp)
+        if path.startswith(self.no_store_prefix):
+            # Tokens and account data must not sit in a browser or proxy cache.
+            headers["Cache-Control"] = "no-store"
+            headers.setdefault("Pragma", "no-cache")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+
+        if path not in self.docs_paths:
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    self._apply(message, path, API_CSP)
+                await send(message)
+
+            await self.app(scope, receive, send_with_headers)
+            return
+
+        # A documentation page: hold it back until the whole (small) page is known, to hash it.
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_buffered(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            self._apply(start, path, docs_csp(body))
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(scope, receive, send_buffered)

@@ -1,0 +1,56 @@
+"""Who a request counts against: the authenticated user, else the client address.
+
+A valid bearer token gives the user's own budget, so colleagues behind one NAT address do not
+starve each other; the token is only checked for signature and expiry here (no database), which is
+enough to pick a key: a forged token fails the check and falls back to the address. IPv6 clients
+are keyed by their /64, since one host can rotate through a whole /64 at will.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from starlette.types import Scope
+
+from libkoiki.auth.tokens import peek_access_subject
+from libkoiki.config import Settings
+from libkoiki.http.client_ip import client_ip
+
+Per = Literal["client", "ip", "user"]
+
+
+def bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def ip_identity(scope: Scope) -> str:
+    address = client_ip(scope)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"ip:{address}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return f"ip6:{ipaddress.IPv6Network((parsed, 64), strict=False)}"
+    return f"ip:{parsed}"
+
+
+def user_identity(scope: Scope, settings: Settings) -> str | None:
+    token = bearer_token(scope)
+    if token is None:
+        return None
+    subject = peek_access_subject(settings, token)
+    return f"user:{subject}" if subject else None
+
+
+def identity(scope: Scope, settings: Settings, per: Per = "client") -> str:
+    if per != "ip":
+        user = user_identity(scope, settings)
+        if user is not None:
+            return user
+    return ip_identity(scope)
