@@ -66,13 +66,20 @@ async def _alembic(name: str, url: str, target: str) -> None:
 
 
 def _state(connection: Connection) -> dict[str, Any]:
+    """Tables with their columns and indexes, and the recorded version: enough to see a
+    downgrade that forgot a column or an index."""
     inspector = inspect(connection)
-    tables = sorted(set(inspector.get_table_names()) - {"alembic_version"})
-    version = []
+    tables = {
+        name: {
+            "columns": sorted(column["name"] for column in inspector.get_columns(name)),
+            "indexes": sorted(str(index["name"]) for index in inspector.get_indexes(name)),
+        }
+        for name in sorted(set(inspector.get_table_names()) - {"alembic_version"})
+    }
+    version: list[str] = []
     if inspector.has_table("alembic_version"):
-        version = sorted(
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
-        )
+        rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+        version = sorted(rows.scalars())
     return {"tables": tables, "version": version}
 
 
@@ -119,7 +126,7 @@ async def test_upgrade_downgrade_upgrade_round_trip(fresh_database_url: str) -> 
     assert await _built_in_roles(fresh_database_url) == ["admin", "user"]
 
     await _alembic("downgrade", fresh_database_url, "base")
-    assert await _inspect(fresh_database_url, _state) == {"tables": [], "version": []}
+    assert await _inspect(fresh_database_url, _state) == {"tables": {}, "version": []}
 
     await _alembic("upgrade", fresh_database_url, "head")
     assert await _inspect(fresh_database_url, _state) == at_head
