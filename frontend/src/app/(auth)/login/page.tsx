@@ -1,0 +1,31 @@
+import type { Metadata } from 'next'
+import { redirect } from 'next/navigation'
+import { LoginForm, type LoginReason } from '@/components/auth/LoginForm'
+import { getMessages } from '@/i18n/server'
+import { safeNext } from '@/lib/redirect'
+import { getCurrentUser } from '@/lib/server/auth'
+
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getMessages()).auth.loginTitle }
+}
+
+type Params = Promise<Record<string, string | string[] | undefined>>
+
+const REASONS = new Set(['expired', 'registered', 'reset', 'logged_out'])
+
+async function signedIn(): Promise<boolean> {
+  try {
+    return (await getCurrentUser()) !== null
+  } catch {
+    // The API is unreachable: show the form; signing in will report the outage.
+    return false
+  }
+}
+
+export default async function LoginPage({ searchParams }: { searchParams: Params }) {
+  const params = await searchParams
+  const next = safeNext(typeof params.next === 'string' ? params.next : null)
+  if (await signedIn()) redirect(next)
+  const reason = typeof params.reason === 'string' && REASONS.has(params.reason) ? (params.reason as LoginReason) : null
+  return <LoginForm next={next} reason={reason} />
+}

@@ -1,0 +1,208 @@
+'use client'
+
+import { useCallback, useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { Field } from '@/components/Field'
+import { Pagination } from '@/components/Pagination'
+import { useLoader } from '@/components/useLoader'
+import { useI18n } from '@/i18n/client'
+import type { AuditEvent, Page } from '@/lib/api/types'
+import { api } from '@/lib/client/bff'
+import { formatDateTime } from '@/lib/dates'
+
+const LIMIT = 20
+
+export const AUDIT_ACTIONS = [
+  'auth.login',
+  'auth.login_locked',
+  'auth.logout',
+  'auth.refresh_reuse',
+  'auth.password_change',
+  'auth.password_reset',
+  'auth.session_revoke',
+  'auth.revoke_all',
+  'user.create',
+  'user.update',
+  'user.delete',
+  'role.create',
+  'role.update',
+  'role.delete',
+] as const
+
+interface Filters {
+  action: string
+  actor_id: string
+  since: string
+  until: string
+}
+
+const EMPTY: Filters = { action: '', actor_id: '', since: '', until: '' }
+
+function dayBoundary(value: string, end: boolean): string | undefined {
+  if (!value) return undefined
+  const [y, m, d] = value.split('-').map(Number)
+  if (!y || !m || !d) return undefined
+  const date = end ? new Date(y, m - 1, d, 23, 59, 59, 999) : new Date(y, m - 1, d)
+  return date.toISOString()
+}
+
+export function AuditLog() {
+  const { m, locale } = useI18n()
+  const [filters, setFilters] = useState<Filters>(EMPTY)
+  const [skip, setSkip] = useState(0)
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({})
+  const [formKey, setFormKey] = useState(0)
+
+  const fetchEvents = useCallback(
+    () =>
+      api<Page<AuditEvent>>('/audit-events', {
+        query: {
+          skip,
+          limit: LIMIT,
+          action: filters.action || undefined,
+          actor_id: filters.actor_id || undefined,
+          since: dayBoundary(filters.since, false),
+          until: dayBoundary(filters.until, true),
+        },
+      }),
+    [skip, filters],
+  )
+  const { data: page, problem } = useLoader(fetchEvents)
+
+  function apply(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget)
+    const next: Filters = {
+      action: String(data.get('action') ?? ''),
+      actor_id: String(data.get('actor_id') ?? '').trim(),
+      since: String(data.get('since') ?? ''),
+      until: String(data.get('until') ?? ''),
+    }
+    if (next.actor_id && !/^\d+$/.test(next.actor_id)) {
+      setFieldErrors({ actor_id: m.validation.number })
+      return
+    }
+    setFieldErrors({})
+    setSkip(0)
+    setFilters(next)
+  }
+
+  function actionName(code: string): string {
+    return m.admin.actionNames[code] ?? code
+  }
+
+  return (
+    <div className="stack">
+      <div className="page-head">
+        <div>
+          <h1>{m.admin.auditTitle}</h1>
+          <p>{m.admin.auditIntro}</p>
+        </div>
+      </div>
+      <section className="card" aria-labelledby="audit-filters">
+        <h2 id="audit-filters" style={{ marginBottom: 12 }}>
+          {m.admin.filters}
+        </h2>
+        <form key={formKey} className="row" onSubmit={apply} noValidate>
+          <div className="field" style={{ flex: '1 1 200px' }}>
+            <label className="label" htmlFor="audit-action">
+              {m.admin.action}
+            </label>
+            <select id="audit-action" name="action" className="select" defaultValue={filters.action}>
+              <option value="">{m.admin.anyAction}</option>
+              {AUDIT_ACTIONS.map((code) => (
+                <option key={code} value={code}>
+                  {actionName(code)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div style={{ flex: '0 1 150px' }}>
+            <Field
+              label={m.admin.actorId}
+              name="actor_id"
+              inputMode="numeric"
+              defaultValue={filters.actor_id}
+              error={fieldErrors.actor_id}
+            />
+          </div>
+          <div style={{ flex: '0 1 170px' }}>
+            <Field label={m.admin.since} name="since" type="date" defaultValue={filters.since} error={fieldErrors.since} />
+          </div>
+          <div style={{ flex: '0 1 170px' }}>
+            <Field label={m.admin.until} name="until" type="date" defaultValue={filters.until} error={fieldErrors.until} />
+          </div>
+          <div className="form-actions">
+            <button type="submit" className="btn btn-primary">
+              {m.admin.apply}
+            </button>
+            <button
+              type="button"
+              className="btn btn-secondary"
+              onClick={() => {
+                setFilters(EMPTY)
+                setSkip(0)
+                setFormKey((k) => k + 1)
+              }}
+            >
+              {m.common.clear}
+            </button>
+          </div>
+        </form>
+      </section>
+      <section className="card card-flush" aria-label={m.admin.auditTitle}>
+        {problem.message ? (
+          <div style={{ padding: 16 }}>
+            <FormError message={problem.message} requestId={problem.requestId} />
+          </div>
+        ) : null}
+        {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
+        {page && page.items.length === 0 ? <p className="empty">{m.admin.noEvents}</p> : null}
+        {page && page.items.length > 0 ? (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">{m.admin.time}</th>
+                  <th scope="col">{m.admin.actor}</th>
+                  <th scope="col">{m.admin.action}</th>
+                  <th scope="col">{m.admin.outcome}</th>
+                  <th scope="col" className="hide-sm">
+                    {m.admin.target}
+                  </th>
+                  <th scope="col" className="hide-sm">
+                    {m.admin.ip}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.items.map((event) => (
+                  <tr key={event.id} data-testid="audit-row">
+                    <td className="muted" style={{ whiteSpace: 'nowrap' }}>
+                      {formatDateTime(event.occurred_at, locale)}
+                    </td>
+                    <td>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
+                    <td>
+                      {actionName(event.action)}
+                      <div className="mono muted">{event.action}</div>
+                    </td>
+                    <td>
+                      <span className={`badge ${event.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
+                        {event.outcome === 'success' ? m.admin.success : m.admin.failure}
+                      </span>
+                    </td>
+                    <td className="hide-sm muted">
+                      {event.target_type ? `${event.target_type}${event.target_id ? ` #${event.target_id}` : ''}` : '—'}
+                    </td>
+                    <td className="hide-sm mono muted">{event.ip ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+      </section>
+    </div>
+  )
+}

@@ -1,0 +1,90 @@
+'use client'
+
+import { useEffect, useId, useRef, useState } from 'react'
+import { FormError } from '@/components/Alert'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import type { Role, User } from '@/lib/api/types'
+
+interface Props {
+  user: User | null
+  roles: Role[] | null
+  onSave: (user: User, roles: string[]) => Promise<void>
+  onClose: () => void
+  error: { message: string | null; requestId: string | null }
+}
+
+export function RolesDialog({ user, roles, onSave, onClose, error }: Props) {
+  const { m } = useI18n()
+  const ref = useRef<HTMLDialogElement>(null)
+  const titleId = useId()
+  const [busy, setBusy] = useState(false)
+
+  useEffect(() => {
+    const dialog = ref.current
+    if (!dialog) return
+    if (user && !dialog.open) dialog.showModal()
+    if (!user && dialog.open) dialog.close()
+  }, [user])
+
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault()
+        onClose()
+      }}
+    >
+      <form
+        key={user?.id ?? 'none'}
+        onSubmit={async (event) => {
+          event.preventDefault()
+          if (!user) return
+          const names = new FormData(event.currentTarget).getAll('roles').map(String)
+          setBusy(true)
+          try {
+            await onSave(user, names)
+          } finally {
+            setBusy(false)
+          }
+        }}
+      >
+        <div className="dialog-body">
+          <h2 id={titleId}>{user ? format(m.admin.rolesTitle, { email: user.email }) : ''}</h2>
+          <FormError message={error.message} requestId={error.requestId} />
+          {roles === null ? (
+            <p>{m.admin.rolesUnavailable}</p>
+          ) : (
+            <fieldset className="role-editor" style={{ border: 0, padding: 0 }}>
+              <legend className="visually-hidden">{m.admin.roles}</legend>
+              {roles.map((role) => (
+                <label key={role.id} className="checkbox">
+                  <input
+                    type="checkbox"
+                    name="roles"
+                    value={role.name}
+                    defaultChecked={user?.roles.includes(role.name) ?? false}
+                  />
+                  <span>
+                    <strong>{role.name}</strong>
+                    {role.description ? <span className="hint"> — {role.description}</span> : null}
+                  </span>
+                </label>
+              ))}
+            </fieldset>
+          )}
+        </div>
+        <div className="dialog-actions">
+          <button type="button" className="btn btn-secondary" onClick={onClose}>
+            {m.common.cancel}
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy || roles === null}>
+            {busy ? m.common.saving : m.admin.saveRoles}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  )
+}

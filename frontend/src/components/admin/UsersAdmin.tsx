@@ -1,0 +1,204 @@
+'use client'
+
+import { useCallback, useEffect, useId, useState } from 'react'
+import { FormError } from '@/components/Alert'
+import { Pagination } from '@/components/Pagination'
+import { Toast, useToast } from '@/components/Toast'
+import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
+import { useUser } from '@/components/UserContext'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import type { Page, Role, User } from '@/lib/api/types'
+import { api } from '@/lib/client/bff'
+import { formatDate } from '@/lib/dates'
+import { ApiError, errorMessage, mapApiError } from '@/lib/errors'
+import { RolesDialog } from './RolesDialog'
+
+const LIMIT = 20
+
+export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canListRoles: boolean }) {
+  const { m, locale } = useI18n()
+  const me = useUser()
+  const searchId = useId()
+  const [searchText, setSearchText] = useState('')
+  const [q, setQ] = useState('')
+  const [skip, setSkip] = useState(0)
+  const fetchUsers = useCallback(
+    () => api<Page<User>>('/users', { query: { skip, limit: LIMIT, q: q || undefined } }),
+    [skip, q],
+  )
+  const { data: page, problem, reload } = useLoader(fetchUsers)
+  const fetchRoles = useCallback(async (): Promise<Role[] | null> => {
+    if (!canWrite || !canListRoles) return null
+    const list = await api<Role[] | Page<Role>>('/roles').catch(() => null)
+    if (list === null) return null
+    return Array.isArray(list) ? list : list.items
+  }, [canWrite, canListRoles])
+  const { data: roles } = useLoader(fetchRoles)
+  const [editing, setEditing] = useState<User | null>(null)
+  const [dialogError, setDialogError] = useState<Problem>(NO_PROBLEM)
+  const [busyId, setBusyId] = useState<number | null>(null)
+  const [toast, showToast] = useToast()
+
+  useEffect(() => {
+    const timer = window.setTimeout(() => {
+      setQ((current) => {
+        if (current === searchText.trim()) return current
+        setSkip(0)
+        return searchText.trim()
+      })
+    }, 300)
+    return () => window.clearTimeout(timer)
+  }, [searchText])
+
+  async function setActive(user: User, active: boolean) {
+    setBusyId(user.id)
+    try {
+      await api(`/users/${user.id}`, { method: 'PATCH', json: { is_active: active } })
+      showToast(format(active ? m.admin.activated : m.admin.deactivated, { email: user.email }))
+      reload()
+    } catch (error) {
+      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+    } finally {
+      setBusyId(null)
+    }
+  }
+
+  async function saveRoles(user: User, names: string[]) {
+    try {
+      await api(`/users/${user.id}`, { method: 'PATCH', json: { roles: names } })
+      setEditing(null)
+      showToast(format(m.admin.rolesSaved, { email: user.email }))
+      reload()
+    } catch (error) {
+      const mapped = mapApiError(error, m)
+      setDialogError({ message: mapped.form, requestId: mapped.requestId })
+    }
+  }
+
+  return (
+    <div className="stack">
+      <div className="page-head">
+        <div>
+          <h1>{m.admin.usersTitle}</h1>
+          <p>{m.admin.usersIntro}</p>
+        </div>
+      </div>
+      <section className="card card-flush" aria-labelledby="users-heading">
+        <h2 id="users-heading" className="visually-hidden">
+          {m.admin.usersTitle}
+        </h2>
+        <div className="toolbar">
+          <div className="search">
+            <label htmlFor={searchId} className="visually-hidden">
+              {m.admin.searchUsers}
+            </label>
+            <input
+              id={searchId}
+              type="search"
+              className="input"
+              placeholder={m.admin.searchUsersPlaceholder}
+              value={searchText}
+              onChange={(event) => setSearchText(event.target.value)}
+            />
+          </div>
+        </div>
+        {problem.message ? (
+          <div style={{ padding: 16 }}>
+            <FormError message={problem.message} requestId={problem.requestId} />
+          </div>
+        ) : null}
+        {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
+        {page && page.items.length === 0 ? <p className="empty">{m.admin.noUsers}</p> : null}
+        {page && page.items.length > 0 ? (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">{m.admin.email}</th>
+                  <th scope="col" className="hide-sm">
+                    {m.admin.name}
+                  </th>
+                  <th scope="col">{m.admin.status}</th>
+                  <th scope="col">{m.admin.roles}</th>
+                  <th scope="col" className="hide-sm">
+                    {m.admin.created}
+                  </th>
+                  {canWrite ? <th scope="col">{m.admin.actions}</th> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {page.items.map((user) => (
+                  <tr key={user.id} data-testid="user-row">
+                    <td>
+                      {user.email}{' '}
+                      {user.id === me.id ? <span className="badge">{m.admin.you}</span> : null}{' '}
+                      {user.is_superuser ? <span className="badge badge-accent">{m.admin.superuser}</span> : null}
+                    </td>
+                    <td className="hide-sm">{user.full_name ?? <span className="muted">—</span>}</td>
+                    <td>
+                      <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
+                        {user.is_active ? m.admin.active : m.admin.inactive}
+                      </span>
+                    </td>
+                    <td>
+                      {user.roles.length > 0 ? (
+                        user.roles.map((role) => (
+                          <span key={role} className="badge" style={{ marginRight: 4 }}>
+                            {role}
+                          </span>
+                        ))
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                    <td className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
+                    {canWrite ? (
+                      <td>
+                        <div className="todo-actions">
+                          {user.id !== me.id ? (
+                            <button
+                              type="button"
+                              className={`btn btn-sm ${user.is_active ? 'btn-danger-ghost' : 'btn-secondary'}`}
+                              aria-label={format(user.is_active ? m.admin.deactivateUser : m.admin.activateUser, {
+                                email: user.email,
+                              })}
+                              disabled={busyId === user.id}
+                              onClick={() => setActive(user, !user.is_active)}
+                            >
+                              {user.is_active ? m.admin.deactivate : m.admin.activate}
+                            </button>
+                          ) : null}
+                          <button
+                            type="button"
+                            className="btn btn-ghost btn-sm"
+                            aria-label={format(m.admin.editRolesFor, { email: user.email })}
+                            onClick={() => {
+                              setDialogError(NO_PROBLEM)
+                              setEditing(user)
+                            }}
+                          >
+                            {m.admin.editRoles}
+                          </button>
+                        </div>
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+      </section>
+      <RolesDialog
+        user={editing}
+        roles={roles}
+        error={dialogError}
+        onSave={saveRoles}
+        onClose={() => setEditing(null)}
+      />
+      <Toast message={toast} />
+    </div>
+  )
+}

@@ -1,0 +1,71 @@
+'use client'
+
+import Link from 'next/link'
+import { useState, type FormEvent } from 'react'
+import { FormError, Notice } from '@/components/Alert'
+import { Field } from '@/components/Field'
+import { useFormErrors } from '@/components/useForm'
+import { useI18n } from '@/i18n/client'
+import { hardNavigate, request } from '@/lib/client/bff'
+import { validateLogin } from '@/lib/validation'
+
+export type LoginReason = 'expired' | 'registered' | 'reset' | 'logged_out' | null
+
+export function LoginForm({ next, reason }: { next: string; reason: LoginReason }) {
+  const { m } = useI18n()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password'], { username: 'email' })
+  const [busy, setBusy] = useState(false)
+
+  const notices: Record<Exclude<LoginReason, null>, { text: string; tone: 'info' | 'success' }> = {
+    expired: { text: m.auth.expired, tone: 'info' },
+    registered: { text: m.auth.registered, tone: 'success' },
+    reset: { text: m.auth.resetDone, tone: 'success' },
+    logged_out: { text: m.auth.loggedOut, tone: 'info' },
+  }
+  const notice = reason ? notices[reason] : null
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget)
+    const values = { email: String(data.get('email') ?? '').trim(), password: String(data.get('password') ?? '') }
+    if (!check(validateLogin(values, m))) return
+    setBusy(true)
+    try {
+      await request('/api/auth/login', { method: 'POST', json: values, keep401: true })
+      // A full navigation, so the server renders the next page with the new session cookies.
+      hardNavigate(next)
+    } catch (error) {
+      fail(error)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <h1>{m.auth.loginTitle}</h1>
+      <p className="intro">{m.auth.loginIntro}</p>
+      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+        {notice && !problem.message ? <Notice message={notice.text} tone={notice.tone} /> : null}
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
+        <Field
+          label={m.auth.password}
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          error={fields.password}
+          required
+        />
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? m.auth.loggingIn : m.auth.login}
+        </button>
+      </form>
+      <div className="auth-links">
+        <Link href="/reset-password">{m.auth.forgotPassword}</Link>
+        <span>
+          {m.auth.noAccount} <Link href="/register">{m.auth.createAccount}</Link>
+        </span>
+      </div>
+    </>
+  )
+}

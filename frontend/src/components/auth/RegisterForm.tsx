@@ -1,0 +1,77 @@
+'use client'
+
+import Link from 'next/link'
+import { useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { Field } from '@/components/Field'
+import { useFormErrors } from '@/components/useForm'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import { api, hardNavigate } from '@/lib/client/bff'
+import { PASSWORD_MIN_LENGTH, validateRegister } from '@/lib/validation'
+
+export function RegisterForm() {
+  const { m } = useI18n()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password', 'confirm', 'full_name'])
+  const [busy, setBusy] = useState(false)
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget)
+    const values = {
+      full_name: String(data.get('full_name') ?? '').trim(),
+      email: String(data.get('email') ?? '').trim(),
+      password: String(data.get('password') ?? ''),
+      confirm: String(data.get('confirm') ?? ''),
+    }
+    if (!check(validateRegister(values, m))) return
+    setBusy(true)
+    try {
+      await api('/auth/register', {
+        method: 'POST',
+        json: { email: values.email, password: values.password, full_name: values.full_name || null },
+      })
+      hardNavigate('/login?reason=registered')
+    } catch (error) {
+      fail(error)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <h1>{m.auth.registerTitle}</h1>
+      <p className="intro">{m.auth.registerIntro}</p>
+      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <Field label={m.auth.fullName} name="full_name" autoComplete="name" error={fields.full_name} optional />
+        <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
+        <Field
+          label={m.auth.password}
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
+          error={fields.password}
+          required
+        />
+        <Field
+          label={m.auth.confirmPassword}
+          name="confirm"
+          type="password"
+          autoComplete="new-password"
+          error={fields.confirm}
+          required
+        />
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? m.auth.registering : m.auth.register}
+        </button>
+      </form>
+      <div className="auth-links">
+        <span>
+          {m.auth.haveAccount} <Link href="/login">{m.auth.login}</Link>
+        </span>
+      </div>
+    </>
+  )
+}

@@ -1,0 +1,82 @@
+'use client'
+
+import Link from 'next/link'
+import { useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { Field } from '@/components/Field'
+import { useFormErrors } from '@/components/useForm'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import { api, hardNavigate } from '@/lib/client/bff'
+import { PASSWORD_MIN_LENGTH, validateResetConfirm } from '@/lib/validation'
+
+export function ResetConfirmForm({ token }: { token: string }) {
+  const { m } = useI18n()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['new_password', 'confirm'])
+  const [busy, setBusy] = useState(false)
+
+  if (!token) {
+    return (
+      <>
+        <h1>{m.auth.resetConfirmTitle}</h1>
+        <div className="form" style={{ marginTop: 16 }}>
+          <FormError message={m.auth.missingToken} />
+          <Link href="/reset-password" className="btn btn-primary btn-block">
+            {m.auth.requestNewLink}
+          </Link>
+        </div>
+      </>
+    )
+  }
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget)
+    const values = { new_password: String(data.get('new_password') ?? ''), confirm: String(data.get('confirm') ?? '') }
+    if (!check(validateResetConfirm(values, m))) return
+    setBusy(true)
+    try {
+      await api('/auth/password-reset/confirm', {
+        method: 'POST',
+        json: { token, new_password: values.new_password },
+      })
+      hardNavigate('/login?reason=reset')
+    } catch (error) {
+      fail(error)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <h1>{m.auth.resetConfirmTitle}</h1>
+      <p className="intro">{m.auth.resetConfirmIntro}</p>
+      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <Field
+          label={m.auth.newPassword}
+          name="new_password"
+          type="password"
+          autoComplete="new-password"
+          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
+          error={fields.new_password}
+          required
+        />
+        <Field
+          label={m.auth.confirmNewPassword}
+          name="confirm"
+          type="password"
+          autoComplete="new-password"
+          error={fields.confirm}
+          required
+        />
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? m.common.saving : m.auth.setPassword}
+        </button>
+      </form>
+      <div className="auth-links">
+        <Link href="/login">{m.auth.backToLogin}</Link>
+      </div>
+    </>
+  )
+}

@@ -1,0 +1,290 @@
+'use client'
+
+import { useRouter } from 'next/navigation'
+import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { FormError, Notice } from '@/components/Alert'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
+import { Field } from '@/components/Field'
+import { useFormErrors } from '@/components/useForm'
+import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
+import { useUser } from '@/components/UserContext'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import type { Session } from '@/lib/api/types'
+import { api, hardNavigate, request } from '@/lib/client/bff'
+import { formatDate, formatDateTime } from '@/lib/dates'
+import { mapApiError } from '@/lib/errors'
+import { PASSWORD_MIN_LENGTH, validatePasswordChange } from '@/lib/validation'
+import { describeAgent } from './device'
+
+export function ProfileView() {
+  const { m } = useI18n()
+  return (
+    <div className="stack">
+      <div className="page-head">
+        <h1>{m.profile.title}</h1>
+      </div>
+      <AccountCard />
+      <PasswordCard />
+      <SessionsCard />
+    </div>
+  )
+}
+
+function AccountCard() {
+  const { m, locale } = useI18n()
+  const user = useUser()
+  const router = useRouter()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['full_name'])
+  const [busy, setBusy] = useState(false)
+  const [saved, setSaved] = useState(false)
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const fullName = String(new FormData(event.currentTarget).get('full_name') ?? '').trim()
+    if (!check(fullName.length > 100 ? { full_name: format(m.validation.tooLong, { max: 100 }) } : {})) return
+    setBusy(true)
+    setSaved(false)
+    try {
+      await api('/users/me', { method: 'PATCH', json: { full_name: fullName || null } })
+      setSaved(true)
+      router.refresh()
+    } catch (error) {
+      fail(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="account-heading">
+      <h2 id="account-heading" style={{ marginBottom: 14 }}>
+        {m.profile.account}
+      </h2>
+      <dl className="facts">
+        <dt>{m.profile.email}</dt>
+        <dd>{user.email}</dd>
+        <dt>{m.profile.memberSince}</dt>
+        <dd>{formatDate(user.created_at, locale)}</dd>
+        <dt>{m.profile.roles}</dt>
+        <dd>
+          {user.roles.length > 0
+            ? user.roles.map((role) => (
+                <span key={role} className="badge badge-accent" style={{ marginRight: 6 }}>
+                  {role}
+                </span>
+              ))
+            : m.profile.noRoles}
+        </dd>
+      </dl>
+      <form ref={formRef} className="form" onSubmit={submit} noValidate>
+        <Notice message={saved ? m.profile.nameSaved : null} />
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <div className="row">
+          <div className="grow">
+            <Field
+              label={m.profile.fullName}
+              name="full_name"
+              defaultValue={user.full_name ?? ''}
+              autoComplete="name"
+              error={fields.full_name}
+            />
+          </div>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? m.common.saving : m.common.save}
+          </button>
+        </div>
+      </form>
+    </section>
+  )
+}
+
+function PasswordCard() {
+  const { m } = useI18n()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['current_password', 'new_password', 'confirm'])
+  const [busy, setBusy] = useState(false)
+  const [done, setDone] = useState(false)
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const form = event.currentTarget
+    const data = new FormData(form)
+    const values = {
+      current_password: String(data.get('current_password') ?? ''),
+      new_password: String(data.get('new_password') ?? ''),
+      confirm: String(data.get('confirm') ?? ''),
+    }
+    setDone(false)
+    if (!check(validatePasswordChange(values, m))) return
+    setBusy(true)
+    try {
+      await api('/auth/password-change', {
+        method: 'POST',
+        json: { current_password: values.current_password, new_password: values.new_password },
+      })
+      form.reset()
+      setDone(true)
+      window.dispatchEvent(new Event('koiki:sessions-changed'))
+    } catch (error) {
+      fail(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="password-heading">
+      <h2 id="password-heading">{m.profile.passwordTitle}</h2>
+      <p className="card-intro">{m.profile.passwordIntro}</p>
+      <form ref={formRef} className="form" onSubmit={submit} noValidate style={{ maxWidth: 420 }}>
+        <Notice message={done ? m.profile.passwordChanged : null} />
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <Field
+          label={m.profile.currentPassword}
+          name="current_password"
+          type="password"
+          autoComplete="current-password"
+          error={fields.current_password}
+          required
+        />
+        <Field
+          label={m.profile.newPassword}
+          name="new_password"
+          type="password"
+          autoComplete="new-password"
+          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
+          error={fields.new_password}
+          required
+        />
+        <Field
+          label={m.profile.confirmPassword}
+          name="confirm"
+          type="password"
+          autoComplete="new-password"
+          error={fields.confirm}
+          required
+        />
+        <div className="form-actions">
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? m.common.saving : m.profile.changePassword}
+          </button>
+        </div>
+      </form>
+    </section>
+  )
+}
+
+async function signOutHere() {
+  try {
+    await request('/api/auth/logout', { method: 'POST', keep401: true })
+  } finally {
+    hardNavigate('/login?reason=logged_out')
+  }
+}
+
+function SessionsCard() {
+  const { m, locale } = useI18n()
+  const fetchSessions = useCallback(() => api<Session[]>('/auth/sessions'), [])
+  const { data: sessions, problem: loadProblem, reload } = useLoader(fetchSessions)
+  const [actionProblem, setActionProblem] = useState<Problem>(NO_PROBLEM)
+  const problem = actionProblem.message ? actionProblem : loadProblem
+  const [notice, setNotice] = useState<string | null>(null)
+  const [confirmAll, setConfirmAll] = useState(false)
+  const [busyId, setBusyId] = useState<string | null>(null)
+
+  useEffect(() => {
+    window.addEventListener('koiki:sessions-changed', reload)
+    return () => window.removeEventListener('koiki:sessions-changed', reload)
+  }, [reload])
+
+  async function revoke(session: Session) {
+    setBusyId(session.id)
+    setNotice(null)
+    try {
+      await api(`/auth/sessions/${session.id}`, { method: 'DELETE' })
+      if (session.current) {
+        await signOutHere()
+        return
+      }
+      setNotice(m.profile.revoked)
+      setActionProblem(NO_PROBLEM)
+      reload()
+    } catch (error) {
+      const mapped = mapApiError(error, m)
+      setActionProblem({ message: mapped.form, requestId: mapped.requestId })
+    } finally {
+      setBusyId(null)
+    }
+  }
+
+  async function revokeAll() {
+    try {
+      await api('/auth/revoke-all-tokens', { method: 'POST', keep401: true })
+    } finally {
+      await signOutHere()
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="sessions-heading">
+      <h2 id="sessions-heading">{m.profile.sessionsTitle}</h2>
+      <p className="card-intro">{m.profile.sessionsIntro}</p>
+      <div className="stack" style={{ gap: 12 }}>
+        <Notice message={notice} />
+        <FormError message={problem.message} requestId={problem.requestId} />
+        {sessions === null && !problem.message ? <p className="hint">{m.app.loading}</p> : null}
+        {sessions && sessions.length === 0 ? <p className="hint">{m.profile.noSessions}</p> : null}
+        {sessions && sessions.length > 0 ? (
+          <ul className="session-list" data-testid="session-list">
+            {sessions.map((session) => {
+              const device = describeAgent(session.user_agent) ?? m.profile.unknownDevice
+              return (
+                <li key={session.id} className="session">
+                  <div>
+                    <div style={{ fontWeight: 600 }}>
+                      {device}{' '}
+                      {session.current ? <span className="badge badge-success">{m.profile.thisDevice}</span> : null}
+                    </div>
+                    <div className="meta">
+                      {[
+                        session.ip,
+                        format(m.profile.signedIn, { date: formatDateTime(session.created_at, locale) }),
+                        session.last_used_at
+                          ? format(m.profile.lastUsed, { date: formatDateTime(session.last_used_at, locale) })
+                          : null,
+                      ]
+                        .filter(Boolean)
+                        .join(' · ')}
+                    </div>
+                  </div>
+                  <button
+                    type="button"
+                    className="btn btn-danger-ghost btn-sm"
+                    aria-label={format(m.profile.revokeSession, { device })}
+                    disabled={busyId === session.id}
+                    onClick={() => revoke(session)}
+                  >
+                    {m.profile.revoke}
+                  </button>
+                </li>
+              )
+            })}
+          </ul>
+        ) : null}
+        <div>
+          <button type="button" className="btn btn-secondary" onClick={() => setConfirmAll(true)}>
+            {m.profile.signOutEverywhere}
+          </button>
+        </div>
+      </div>
+      <ConfirmDialog
+        open={confirmAll}
+        title={m.profile.confirmEverywhereTitle}
+        body={m.profile.confirmEverywhereBody}
+        confirmLabel={m.profile.signOutEverywhere}
+        onConfirm={revokeAll}
+        onCancel={() => setConfirmAll(false)}
+      />
+    </section>
+  )
+}

@@ -1,0 +1,82 @@
+'use client'
+
+import { useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { Field, TextArea } from '@/components/Field'
+import { useFormErrors } from '@/components/useForm'
+import { useI18n } from '@/i18n/client'
+import { dateInputToApi } from '@/lib/dates'
+import { validateTodo } from '@/lib/validation'
+import type { TodoChanges } from './TodoItem'
+
+export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => Promise<void> }) {
+  const { m } = useI18n()
+  const { formRef, fields, problem, check, fail } = useFormErrors(['title', 'description', 'due_date'])
+  const [busy, setBusy] = useState(false)
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const form = event.currentTarget
+    const data = new FormData(form)
+    const values = {
+      title: String(data.get('title') ?? ''),
+      description: String(data.get('description') ?? ''),
+      due_date: String(data.get('due_date') ?? ''),
+    }
+    if (!check(validateTodo(values, m))) return
+    setBusy(true)
+    try {
+      await onCreate({
+        title: values.title.trim(),
+        description: values.description.trim() || null,
+        due_date: values.due_date ? dateInputToApi(values.due_date) : null,
+      })
+      form.reset()
+      form.querySelector<HTMLInputElement>('input[name="title"]')?.focus()
+    } catch (error) {
+      fail(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="new-task-heading">
+      <h2 id="new-task-heading" style={{ marginBottom: 14 }}>
+        {m.todos.newTask}
+      </h2>
+      <form ref={formRef} className="form" onSubmit={submit} noValidate>
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <div className="row">
+          <div className="grow">
+            <Field
+              label={m.todos.taskTitle}
+              name="title"
+              placeholder={m.todos.titlePlaceholder}
+              error={fields.title}
+              maxLength={200}
+              autoComplete="off"
+              required
+            />
+          </div>
+          <div style={{ flex: '0 1 190px' }}>
+            <Field label={m.todos.dueDate} name="due_date" type="date" error={fields.due_date} optional />
+          </div>
+        </div>
+        <TextArea
+          label={m.todos.description}
+          name="description"
+          placeholder={m.todos.descriptionPlaceholder}
+          error={fields.description}
+          optional
+          rows={2}
+        />
+        <div className="form-actions">
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? m.todos.adding : m.todos.add}
+          </button>
+        </div>
+      </form>
+    </section>
+  )
+}

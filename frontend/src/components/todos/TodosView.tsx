@@ -1,0 +1,235 @@
+'use client'
+
+import { useCallback, useEffect, useId, useState } from 'react'
+import { FormError } from '@/components/Alert'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
+import { Pagination } from '@/components/Pagination'
+import { Toast, useToast } from '@/components/Toast'
+import { useLoader } from '@/components/useLoader'
+import { format } from '@/i18n'
+import { useI18n } from '@/i18n/client'
+import type { Page, Todo } from '@/lib/api/types'
+import { api } from '@/lib/client/bff'
+import { ApiError, errorMessage } from '@/lib/errors'
+import { NewTodoForm } from './NewTodoForm'
+import { TodoItem, type TodoChanges } from './TodoItem'
+
+export type Filter = 'all' | 'open' | 'done'
+export type Sort = '-created_at' | 'created_at' | 'due_date' | 'title'
+
+export interface TodoQuery {
+  filter: Filter
+  q: string
+  sort: Sort
+  skip: number
+}
+
+const LIMIT = 10
+
+function completedParam(filter: Filter): boolean | undefined {
+  return filter === 'all' ? undefined : filter === 'done'
+}
+
+/** Keep the list state in the address bar, so reload, back and "log in and come back" keep it. */
+function writeUrl(query: TodoQuery) {
+  const params = new URLSearchParams()
+  if (query.filter !== 'all') params.set('filter', query.filter)
+  if (query.q) params.set('q', query.q)
+  if (query.sort !== '-created_at') params.set('sort', query.sort)
+  if (query.skip > 0) params.set('skip', String(query.skip))
+  const search = params.toString()
+  window.history.replaceState(null, '', search ? `?${search}` : window.location.pathname)
+}
+
+export function TodosView({ initial }: { initial: TodoQuery }) {
+  const { m } = useI18n()
+  const searchId = useId()
+  const sortId = useId()
+  const [query, setQuery] = useState<TodoQuery>(initial)
+  const [searchText, setSearchText] = useState(initial.q)
+  const [toDelete, setToDelete] = useState<Todo | null>(null)
+  const [deleting, setDeleting] = useState(false)
+  const [toast, showToast] = useToast()
+
+  const fetchTodos = useCallback(async () => {
+    const [list, open] = await Promise.all([
+      api<Page<Todo>>('/todos', {
+        query: {
+          skip: query.skip,
+          limit: LIMIT,
+          is_completed: completedParam(query.filter),
+          q: query.q || undefined,
+          sort: query.sort,
+        },
+      }),
+      api<Page<Todo>>('/todos', { query: { is_completed: false, limit: 1 } }),
+    ])
+    return { list, openCount: open.total }
+  }, [query])
+  const { data, problem: loadError, reload } = useLoader(fetchTodos)
+  const page = data?.list ?? null
+  const openCount = data?.openCount ?? null
+
+  useEffect(() => writeUrl(query), [query])
+
+  // Search as you type, once typing pauses.
+  useEffect(() => {
+    const timer = window.setTimeout(() => {
+      setQuery((current) => (current.q === searchText.trim() ? current : { ...current, q: searchText.trim(), skip: 0 }))
+    }, 300)
+    return () => window.clearTimeout(timer)
+  }, [searchText])
+
+  async function create(values: TodoChanges) {
+    await api<Todo>('/todos', { method: 'POST', json: values })
+    showToast(m.todos.created)
+    reload()
+  }
+
+  async function toggle(todo: Todo) {
+    try {
+      await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: { is_completed: !todo.is_completed } })
+      showToast(todo.is_completed ? m.todos.reopened : m.todos.completed)
+      reload()
+    } catch (error) {
+      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+    }
+  }
+
+  async function save(todo: Todo, changes: TodoChanges) {
+    await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: changes })
+    showToast(m.todos.updated)
+    reload()
+  }
+
+  async function confirmDelete() {
+    if (!toDelete) return
+    setDeleting(true)
+    try {
+      await api(`/todos/${toDelete.id}`, { method: 'DELETE' })
+      showToast(m.todos.deleted)
+      setToDelete(null)
+      // Deleting the last task of a later page steps back a page instead of showing it empty.
+      if (page && page.items.length === 1 && query.skip > 0) {
+        setQuery((current) => ({ ...current, skip: Math.max(0, current.skip - LIMIT) }))
+      } else {
+        reload()
+      }
+    } catch (error) {
+      setToDelete(null)
+      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+    } finally {
+      setDeleting(false)
+    }
+  }
+
+  const filters: { value: Filter; label: string }[] = [
+    { value: 'all', label: m.todos.all },
+    { value: 'open', label: m.todos.open },
+    { value: 'done', label: m.todos.done },
+  ]
+  const filtered = query.filter !== 'all' || query.q !== ''
+
+  return (
+    <div className="stack">
+      <div className="page-head">
+        <div>
+          <h1>{m.todos.title}</h1>
+          <p>{openCount === null ? '\u00a0' : format(m.todos.intro, { open: openCount })}</p>
+        </div>
+      </div>
+
+      <NewTodoForm onCreate={create} />
+
+      <section className="card card-flush" aria-label={m.todos.list}>
+        <div className="toolbar">
+          <div role="group" aria-label={m.todos.filter} className="segmented">
+            {filters.map((item) => (
+              <button
+                key={item.value}
+                type="button"
+                aria-pressed={query.filter === item.value}
+                onClick={() => setQuery((current) => ({ ...current, filter: item.value, skip: 0 }))}
+              >
+                {item.label}
+              </button>
+            ))}
+          </div>
+          <div className="search">
+            <label htmlFor={searchId} className="visually-hidden">
+              {m.todos.search}
+            </label>
+            <input
+              id={searchId}
+              type="search"
+              className="input"
+              placeholder={m.todos.searchPlaceholder}
+              value={searchText}
+              onChange={(event) => setSearchText(event.target.value)}
+            />
+          </div>
+          <div>
+            <label htmlFor={sortId} className="visually-hidden">
+              {m.todos.sort}
+            </label>
+            <select
+              id={sortId}
+              className="select"
+              value={query.sort}
+              onChange={(event) => setQuery((current) => ({ ...current, sort: event.target.value as Sort, skip: 0 }))}
+            >
+              <option value="-created_at">{m.todos.sortNewest}</option>
+              <option value="created_at">{m.todos.sortOldest}</option>
+              <option value="due_date">{m.todos.sortDue}</option>
+              <option value="title">{m.todos.sortTitle}</option>
+            </select>
+          </div>
+        </div>
+
+        {loadError.message ? (
+          <div style={{ padding: 16 }}>
+            <FormError message={loadError.message} requestId={loadError.requestId} />
+          </div>
+        ) : null}
+
+        {page === null && !loadError.message ? (
+          <p className="empty" aria-busy="true">
+            {m.app.loading}
+          </p>
+        ) : null}
+
+        {page && page.items.length === 0 ? (
+          <p className="empty">{filtered ? m.todos.emptyFiltered : m.todos.empty}</p>
+        ) : null}
+
+        {page && page.items.length > 0 ? (
+          <ul className="todo-list">
+            {page.items.map((todo) => (
+              <TodoItem key={todo.id} todo={todo} onToggle={toggle} onSave={save} onDelete={setToDelete} />
+            ))}
+          </ul>
+        ) : null}
+
+        {page ? (
+          <Pagination
+            skip={query.skip}
+            limit={LIMIT}
+            total={page.total}
+            onChange={(skip) => setQuery((current) => ({ ...current, skip }))}
+          />
+        ) : null}
+      </section>
+
+      <ConfirmDialog
+        open={toDelete !== null}
+        title={m.todos.confirmDeleteTitle}
+        body={format(m.todos.confirmDeleteBody, { title: toDelete?.title ?? '' })}
+        confirmLabel={m.common.delete}
+        busy={deleting}
+        onConfirm={confirmDelete}
+        onCancel={() => setToDelete(null)}
+      />
+      <Toast message={toast} />
+    </div>
+  )
+}

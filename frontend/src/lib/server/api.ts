@@ -1,0 +1,75 @@
+import { apiBaseUrl } from './config'
+
+const API_TIMEOUT_MS = 15_000
+
+export interface ApiCallOptions {
+  method?: string
+  token?: string
+  /** JSON body (serialised here) or a prepared body with its own content type. */
+  json?: unknown
+  body?: BodyInit
+  contentType?: string
+  /** The browser's request, whose client address and user agent the API should see. */
+  from?: IncomingRequest
+  search?: string
+}
+
+export interface IncomingRequest {
+  headers: { get(name: string): string | null }
+}
+
+/** Thrown when the API cannot be reached at all (refused, DNS, timeout). */
+export class ApiUnreachable extends Error {}
+
+function forwardedHeaders(from: IncomingRequest | undefined): Record<string, string> {
+  if (!from) return {}
+  const headers: Record<string, string> = {}
+  const agent = from.headers.get('user-agent')
+  if (agent) headers['User-Agent'] = agent
+  // Pass on the chain a reverse proxy gave us; the API only believes it when this server's
+  // address is in its TRUSTED_PROXIES, so a client cannot spoof its way past rate limits.
+  const chain = from.headers.get('x-forwarded-for')
+  if (chain) headers['X-Forwarded-For'] = chain
+  const requestId = from.headers.get('x-request-id')
+  if (requestId) headers['X-Request-ID'] = requestId
+  return headers
+}
+
+/** One call to the KOIKI API from the server. Never called from the browser. */
+export async function callApi(path: string, options: ApiCallOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = {
+    Accept: 'application/json',
+    ...forwardedHeaders(options.from),
+  }
+  let body = options.body
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json)
+    headers['Content-Type'] = 'application/json'
+  } else if (options.contentType) {
+    headers['Content-Type'] = options.contentType
+  }
+  if (options.token) headers.Authorization = `Bearer ${options.token}`
+  const url = `${apiBaseUrl()}${path}${options.search ?? ''}`
+  try {
+    return await fetch(url, {
+      method: options.method ?? 'GET',
+      headers,
+      body,
+      cache: 'no-store',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(API_TIMEOUT_MS),
+    })
+  } catch (error) {
+    throw new ApiUnreachable(`API unreachable: ${(error as Error).message}`)
+  }
+}
+
+/** An error body in the API's own shape, for failures the BFF itself decides. */
+export function errorResponse(
+  status: number,
+  code: string,
+  detail: string,
+  headers?: Record<string, string>,
+): Response {
+  return Response.json({ detail, code, request_id: null }, { status, headers })
+}

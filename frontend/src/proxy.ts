@@ -1,0 +1,59 @@
+import { NextResponse, type NextRequest } from 'next/server'
+import { ApiUnreachable } from '@/lib/server/api'
+import {
+  clearSessionCookies,
+  cookieNames,
+  newCsrfToken,
+  setCsrfCookie,
+  setSessionCookies,
+  type TokenPair,
+} from '@/lib/server/cookies'
+import { PATH_HEADER } from '@/lib/server/auth-header'
+import { refreshSession } from '@/lib/server/session'
+
+/**
+ * Runs before every page render. It hands out the CSRF cookie, and when the access cookie has
+ * expired but a refresh cookie remains it refreshes the session (once, shared by concurrent
+ * requests) so server components see a valid token. It never decides who may see a page:
+ * the layouts ask the API for that.
+ */
+export async function proxy(request: NextRequest): Promise<NextResponse> {
+  const { pathname, search } = request.nextUrl
+  const refreshToken = request.cookies.get(cookieNames.refresh)?.value
+  let renewed: TokenPair | null = null
+  let refused = false
+  if (!request.cookies.get(cookieNames.access) && refreshToken) {
+    try {
+      renewed = await refreshSession(refreshToken, request)
+      refused = renewed === null
+    } catch (error) {
+      // The API is down: let the page render and report it rather than dropping the session.
+      if (!(error instanceof ApiUnreachable)) throw error
+    }
+  }
+  if (renewed) {
+    request.cookies.set(cookieNames.access, renewed.access_token)
+    request.cookies.set(cookieNames.refresh, renewed.refresh_token)
+  } else if (refused) {
+    request.cookies.delete(cookieNames.refresh)
+  }
+  const headers = new Headers(request.headers)
+  headers.set(PATH_HEADER, `${pathname}${search}`)
+  headers.set(
+    'cookie',
+    request.cookies
+      .getAll()
+      .map(({ name, value }) => `${name}=${value}`)
+      .join('; '),
+  )
+  const response = NextResponse.next({ request: { headers } })
+  if (renewed) setSessionCookies(response.cookies, renewed)
+  if (refused) clearSessionCookies(response.cookies)
+  if (!request.cookies.get(cookieNames.csrf)) setCsrfCookie(response.cookies, newCsrfToken())
+  return response
+}
+
+export const config = {
+  // Pages only: route handlers under /api guard themselves; static assets need nothing.
+  matcher: ['/((?!api/|_next/static|_next/image|favicon.ico|.*\\.(?:png|svg|ico|txt)$).*)'],
+}
