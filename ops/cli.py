@@ -12,15 +12,17 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from ops import settings as ops_settings
 
-from libkoiki.config import Settings
-from ops import backup, doctor, restore
-from ops.database import NotPostgresError, PgTarget
-from ops.migrate import MigrationLockTimeout, migrate
-from ops.superuser import SuperuserError, SuperuserRequest, ensure_first_superuser
-from ops.waitdb import DatabaseUnreachable, wait_for_database
+if TYPE_CHECKING:
+    from libkoiki.config import Settings
+    from ops.database import PgTarget
+    from ops.superuser import SuperuserRequest
+
+# Command modules are imported inside their handlers: the entrypoint runs three commands per
+# container start, and each should not pay for the imports of the others.
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -34,13 +36,14 @@ class CommandError(Exception):
 
 def load_settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        lines = "\n  ".join(doctor._validation_lines(exc))
-        raise CommandError(f"invalid settings:\n  {lines}", EXIT_USAGE) from exc
+        return ops_settings.load_settings()
+    except ops_settings.InvalidSettings as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
 
 
 def _pg_target(settings: Settings) -> PgTarget:
+    from ops.database import NotPostgresError, PgTarget
+
     try:
         return PgTarget.from_url(settings.database_url)
     except NotPostgresError as exc:
@@ -50,6 +53,8 @@ def _pg_target(settings: Settings) -> PgTarget:
 
 
 def cmd_wait_for_db(args: argparse.Namespace) -> int:
+    from ops.waitdb import DatabaseUnreachable, wait_for_database
+
     settings = load_settings()
     try:
         asyncio.run(wait_for_database(settings, retries=args.retries, interval=args.interval))
@@ -59,6 +64,8 @@ def cmd_wait_for_db(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from ops.migrate import MigrationLockTimeout, migrate
+
     settings = load_settings()
     try:
         asyncio.run(migrate(settings, lock_timeout=args.lock_timeout))
@@ -72,6 +79,8 @@ def _backup_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from ops import backup
+
     settings = load_settings()
     target = _pg_target(settings)
     retention = args.retention_days or settings.backup_retention_days
@@ -84,6 +93,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_list_backups(args: argparse.Namespace) -> int:
+    from ops import backup
+
     settings = load_settings()
     backup_dir = _backup_dir(args, settings)
     found = backup.list_backups(backup_dir)
@@ -97,6 +108,8 @@ def cmd_list_backups(args: argparse.Namespace) -> int:
 
 
 def cmd_prune_backups(args: argparse.Namespace) -> int:
+    from ops import backup
+
     settings = load_settings()
     retention = args.retention_days or settings.backup_retention_days
     backup.prune_backups(
@@ -106,6 +119,8 @@ def cmd_prune_backups(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from ops import backup, restore
+
     settings = load_settings()
     target = _pg_target(settings)
     try:
@@ -127,6 +142,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from ops import doctor
+
     results = asyncio.run(doctor.run_checks())
     if args.json:
         doctor.render_json(results, sys.stdout)
@@ -136,6 +153,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _superuser_request(args: argparse.Namespace, settings: Settings) -> SuperuserRequest | None:
+    from ops.superuser import SuperuserRequest
+
     email = args.email or settings.first_superuser_email
     password: str | None = None
     if args.password_stdin:
@@ -161,6 +180,8 @@ def _superuser_request(args: argparse.Namespace, settings: Settings) -> Superuse
 
 
 def cmd_create_superuser(args: argparse.Namespace) -> int:
+    from ops.superuser import SuperuserError, ensure_first_superuser
+
     settings = load_settings()
     request = _superuser_request(args, settings)
     if request is None:

@@ -31,6 +31,7 @@ from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
 from libkoiki.db.migrations import alembic_config
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
+from ops.settings import validation_lines
 
 Status = Literal["ok", "warn", "fail", "skip"]
 _MARK = {"ok": "  ok ", "warn": " WARN", "fail": " FAIL", "skip": " skip"}
@@ -59,20 +60,11 @@ class _LenientSettings(Settings):
         return self
 
 
-def _validation_lines(exc: ValidationError) -> list[str]:
-    lines = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]).upper()
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{field}: {message}" if field else message)
-    return lines
-
-
 def check_settings() -> tuple[CheckResult, Settings | None]:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = _validation_lines(exc)
+        problems = validation_lines(exc)
         result = CheckResult(
             "settings",
             "fail",

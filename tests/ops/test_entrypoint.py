@@ -1,0 +1,182 @@
+"""docker-entrypoint.sh, run for real: waiting for PostgreSQL, migrations applied exactly once when
+replicas start together, and a clear failure when the database never comes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from libkoiki.db.migrations import head_revisions
+from tests.ops.support import (
+    ENTRYPOINT,
+    STRONG_JWT_SECRET,
+    STRONG_SECRET,
+    ScratchDatabase,
+    ThrowawayPostgres,
+    free_port,
+    ops_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.postgres_only
+
+MARKER = "ENTRYPOINT-COMMAND-RAN"
+
+
+def _start(env: dict[str, str], cwd: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(
+        ["bash", str(ENTRYPOINT), *command], env=env, cwd=cwd, stdout=handle, stderr=handle
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_entrypoint_waits_for_stopped_postgres_then_proceeds(
+    throwaway_pg: ThrowawayPostgres, workdir: Path
+) -> None:
+    env = ops_env(
+        DATABASE_URL=throwaway_pg.url,
+        DB_WAIT_RETRIES="120",
+        DB_WAIT_INTERVAL_SECONDS="0.25",
+        KOIKI_STARTUP_TASKS="always",
+    )
+    log = workdir / "entrypoint.log"
+    process = _start(env, workdir, log, sys.executable, "-c", f"print('{MARKER}')")
+    try:
+        # PostgreSQL is stopped: the entrypoint keeps trying and does not run the command.
+        assert wait_until(lambda: log.read_text().count("not ready") >= 3, timeout=30)
+        assert process.poll() is None, log.read_text()
+        assert MARKER not in log.read_text()
+
+        throwaway_pg.start()
+        process.wait(timeout=90)
+    finally:
+        _stop(process)
+
+    output = log.read_text()
+    assert process.returncode == 0, output
+    assert output.index("not ready") < output.index("is up") < output.index("migrate: applied")
+    assert output.rstrip().endswith(MARKER)
+
+
+def test_entrypoint_gives_up_with_a_clear_error(
+    throwaway_pg: ThrowawayPostgres, workdir: Path
+) -> None:
+    env = ops_env(
+        DATABASE_URL=throwaway_pg.url,
+        DB_WAIT_RETRIES="3",
+        DB_WAIT_INTERVAL_SECONDS="0.2",
+        KOIKI_STARTUP_TASKS="always",
+    )
+    started = time.monotonic()
+    completed = subprocess.run(
+        ["bash", str(ENTRYPOINT), sys.executable, "-c", f"print('{MARKER}')"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert time.monotonic() - started < 30
+    assert "still unreachable after 3 attempts" in completed.stderr
+    assert "DATABASE_URL" in completed.stderr
+    assert MARKER not in completed.stdout
+
+
+def test_one_off_commands_skip_startup_tasks(workdir: Path) -> None:
+    # `docker compose run app python -m ops backup` must not migrate before the backup.
+    env = ops_env(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", DB_WAIT_RETRIES="1")
+    completed = subprocess.run(
+        ["bash", str(ENTRYPOINT), sys.executable, "-c", f"print('{MARKER}')"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == MARKER
+    assert "wait-for-db" not in completed.stderr
+
+
+async def test_three_replicas_starting_together_migrate_once(
+    scratch_db: ScratchDatabase, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(3)]
+    env = ops_env(
+        DATABASE_URL=scratch_db.url,
+        SECRET_KEY=STRONG_SECRET,
+        JWT_SECRET=STRONG_JWT_SECRET,
+        DB_POOL_SIZE="2",
+        DB_MAX_OVERFLOW="0",
+    )
+    logs = [tmp_path / f"replica-{i}.log" for i in range(3)]
+    processes = [
+        _start(
+            env,
+            tmp_path,
+            log,
+            "uvicorn",
+            "main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--app-dir",
+            str(ENTRYPOINT.parent),
+        )
+        for port, log in zip(ports, logs, strict=True)
+    ]
+    try:
+
+        def all_healthy() -> bool:
+            for port, process in zip(ports, processes, strict=True):
+                if process.poll() is not None:
+                    return True  # reported below with the log
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code != 200:
+                        return False
+                except httpx.TransportError:
+                    return False
+            return True
+
+        assert wait_until(all_healthy, timeout=90, interval=0.3)
+        outputs = [log.read_text() for log in logs]
+        for process, output in zip(processes, outputs, strict=True):
+            assert process.poll() is None, output
+    finally:
+        for process in processes:
+            _stop(process)
+
+    applied = [o for o in outputs if "migrate: applied" in o]
+    at_head = [o for o in outputs if "migrate: already at head" in o]
+    assert len(applied) == 1, outputs
+    assert len(at_head) == 2, outputs
+    # The two that did not apply waited for the one that did (or came after it).
+    connection = await asyncpg.connect(scratch_db.url)
+    try:
+        versions = [
+            r["version_num"] for r in await connection.fetch("SELECT * FROM alembic_version")
+        ]
+    finally:
+        await connection.close()
+    assert set(versions) == set(head_revisions())
+    assert len(versions) == len(head_revisions())
