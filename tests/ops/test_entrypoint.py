@@ -170,7 +170,6 @@ async def test_three_replicas_starting_together_migrate_once(
     at_head = [o for o in outputs if "migrate: already at head" in o]
     assert len(applied) == 1, outputs
     assert len(at_head) == 2, outputs
-    # The two that did not apply waited for the one that did (or came after it).
     connection = await asyncpg.connect(scratch_db.url)
     try:
         versions = [

@@ -1,0 +1,258 @@
+"""`python -m ops backup` / `restore` for real: pg_dump and pg_restore against PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from ops.backup import backup_name
+from tests.ops.support import ScratchDatabase, ops_env, run_ops
+
+pytestmark = pytest.mark.postgres_only
+
+PROBE_TABLE = """
+CREATE TABLE ops_probe (
+    id bigserial PRIMARY KEY,
+    label text NOT NULL,
+    note text,
+    payload bytea,
+    amount numeric(12, 2),
+    seen_at timestamptz,
+    tags text[],
+    doc jsonb
+)
+"""
+
+
+async def _fill(url: str, rows: int = 2000) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(PROBE_TABLE)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        await connection.executemany(
+            "INSERT INTO ops_probe (label, note, payload, amount, seen_at, tags, doc) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (
+                    f"行 {i} — ünïcødé 'quoted' \"double\"",
+                    None if i % 7 == 0 else "line one\nline two\ttab",
+                    bytes(range(i % 256)),
+                    i * 3.25,
+                    base + timedelta(minutes=i),
+                    ["a", f"t{i}"],
+                    f'{{"n": {i}, "nested": {{"ok": true}}}}',
+                )
+                for i in range(rows)
+            ],
+        )
+        # Gaps in the sequence: a restore must keep its position, not just the rows.
+        await connection.execute("DELETE FROM ops_probe WHERE id % 10 = 0")
+    finally:
+        await connection.close()
+
+
+async def _fingerprint(url: str) -> dict[str, object]:
+    """Every table's rows (as text, ordered) hashed, plus every sequence's position."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        result: dict[str, object] = {}
+        for table in tables:
+            rows = await connection.fetch(f'SELECT t::text AS row FROM "{table}" t ORDER BY 1')
+            digest = hashlib.sha256("\n".join(r["row"] for r in rows).encode()).hexdigest()
+            result[table] = (len(rows), digest)
+        for seq in await connection.fetch(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
+        ):
+            result[f"seq:{seq['sequencename']}"] = seq["last_value"]
+        return result
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def filled_db(scratch_db: ScratchDatabase, workdir: Path) -> ScratchDatabase:
+    migrated = run_ops("migrate", env=ops_env(DATABASE_URL=scratch_db.url), cwd=workdir)
+    assert migrated.returncode == 0, migrated.stderr
+    await _fill(scratch_db.url)
+    return scratch_db
+
+
+def _check_backup_files(dump: Path, backup_dir: Path, database: str, output: str) -> None:
+    assert dump.parent == backup_dir
+    assert dump.name.startswith(f"koiki-{database}-")
+    assert dump.suffix == ".dump"
+    # Progress and the final size are shown; the checksum file matches the dump.
+    assert "dumping postgres@" in output
+    assert "KiB in" in output or "MiB in" in output
+    checksum_line = dump.with_name(dump.name + ".sha256").read_text()
+    assert checksum_line == f"{hashlib.sha256(dump.read_bytes()).hexdigest()}  {dump.name}\n"
+    assert dump.stat().st_mode & 0o077 == 0, "backups hold password hashes: owner-only"
+
+
+def _backup(db: ScratchDatabase, backup_dir: Path, workdir: Path, **env: str) -> Path:
+    completed = run_ops(
+        "backup", env=ops_env(DATABASE_URL=db.url, BACKUP_DIR=str(backup_dir), **env), cwd=workdir
+    )
+    assert completed.returncode == 0, completed.stderr
+    return Path(completed.stdout.strip())
+
+
+async def test_backup_drop_restore_gives_identical_rows(
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+) -> None:
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    # A backup from 40 days ago and an unrelated file: the run must delete only the former.
+    old = backup_dir / backup_name(filled_db.name, datetime.now(UTC) - timedelta(days=40))
+    old.write_bytes(b"old dump")
+    old.with_name(old.name + ".sha256").write_text("0" * 64 + f"  {old.name}\n")
+    unrelated = backup_dir / "notes.txt"
+    unrelated.write_text("keep me")
+    before = await _fingerprint(filled_db.url)
+
+    completed = run_ops(
+        "backup",
+        env=ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(backup_dir)),
+        cwd=workdir,
+    )
+    assert completed.returncode == 0, completed.stderr
+    dump = Path(completed.stdout.strip())
+    _check_backup_files(dump, backup_dir, filled_db.name, completed.stderr)
+    # Retention ran after the backup: the old one is gone, the unrelated file stays.
+    assert not old.exists()
+    assert not old.with_name(old.name + ".sha256").exists()
+    assert unrelated.exists()
+    assert f"deleted {old.name}" in completed.stderr
+
+    await filled_db.drop()
+    assert not await filled_db.exists()
+
+    restored = run_ops(
+        "restore",
+        dump.name,
+        "--confirm",
+        filled_db.name,
+        env=ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(backup_dir)),
+        cwd=workdir,
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert "checksum ok" in restored.stderr
+    assert await _fingerprint(filled_db.url) == before
+
+    # The restored database is usable: the sequence continues after the highest id.
+    connection = await asyncpg.connect(filled_db.url)
+    try:
+        new_id = await connection.fetchval(
+            "INSERT INTO ops_probe (label) VALUES ('after restore') RETURNING id"
+        )
+        assert new_id > await connection.fetchval(
+            "SELECT max(id) FROM ops_probe WHERE id < $1", new_id
+        )
+    finally:
+        await connection.close()
+
+
+async def test_restore_into_a_new_named_database(
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+) -> None:
+    dump = _backup(filled_db, tmp_path / "backups", workdir)
+    copy_name = filled_db.name + "_copy"
+    try:
+        completed = run_ops(
+            "restore",
+            str(dump),
+            "--target-db",
+            copy_name,
+            "--confirm",
+            copy_name,
+            env=ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(tmp_path / "elsewhere")),
+            cwd=workdir,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert "created database" in completed.stderr
+        copy_url = filled_db.url.rsplit("/", 1)[0] + "/" + copy_name
+        assert await _fingerprint(copy_url) == await _fingerprint(filled_db.url)
+    finally:
+        await filled_db.drop(copy_name)
+
+
+async def test_restore_refuses_without_confirmation(
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+) -> None:
+    dump = _backup(filled_db, tmp_path / "backups", workdir)
+    target = filled_db.name + "_unconfirmed"
+    env = ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(dump.parent))
+    for confirm in ([], ["--confirm", filled_db.name]):  # none, or the wrong database's name
+        completed = run_ops(
+            "restore", dump.name, "--target-db", target, *confirm, env=env, cwd=workdir
+        )
+        assert completed.returncode == 2
+        assert f"--confirm {target}" in completed.stderr
+    assert not await filled_db.exists(target)
+
+
+async def test_restore_refuses_a_damaged_backup(
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+) -> None:
+    dump = _backup(filled_db, tmp_path / "backups", workdir)
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    target = filled_db.name + "_damaged"
+    completed = run_ops(
+        "restore",
+        dump.name,
+        "--target-db",
+        target,
+        "--confirm",
+        target,
+        env=ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(dump.parent)),
+        cwd=workdir,
+    )
+    assert completed.returncode == 1
+    assert "checksum mismatch" in completed.stderr
+    assert "Nothing was restored" in completed.stderr
+    assert not await filled_db.exists(target)
+
+
+async def test_restore_refuses_a_database_with_tables(
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+) -> None:
+    dump = _backup(filled_db, tmp_path / "backups", workdir)
+    before = await _fingerprint(filled_db.url)
+    completed = run_ops(
+        "restore",
+        dump.name,
+        "--confirm",
+        filled_db.name,
+        env=ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(dump.parent)),
+        cwd=workdir,
+    )
+    assert completed.returncode == 1
+    assert "is not empty" in completed.stderr
+    assert await _fingerprint(filled_db.url) == before
+
+
+def test_backup_reports_an_unreachable_database(tmp_path: Path, workdir: Path) -> None:
+    backup_dir = tmp_path / "backups"
+    completed = run_ops(
+        "backup",
+        env=ops_env(
+            DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere", BACKUP_DIR=str(backup_dir)
+        ),
+        cwd=workdir,
+    )
+    assert completed.returncode == 1
+    assert "pg_dump failed" in completed.stderr
+    # No partial file is left behind to be mistaken for a backup.
+    assert list(backup_dir.iterdir()) == []
