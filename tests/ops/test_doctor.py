@@ -1,0 +1,124 @@
+"""`python -m ops doctor` against real services: a readable verdict per check and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.ops.support import (
+    STRONG_JWT_SECRET,
+    STRONG_SECRET,
+    ScratchDatabase,
+    free_port,
+    ops_env,
+    run_ops,
+)
+
+pytestmark = pytest.mark.postgres_only
+
+
+def _lines(output: str) -> dict[str, str]:
+    """check name -> its report line."""
+    found = {}
+    for line in output.splitlines():
+        if line.startswith("["):
+            name = line.split("]", 1)[1].split()[0]
+            found[name] = line
+    return found
+
+
+@pytest.fixture
+def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
+    values = {
+        "APP_ENV": "production",
+        "DATABASE_URL": scratch_db.url,
+        "SECRET_KEY": STRONG_SECRET,
+        "JWT_SECRET": STRONG_JWT_SECRET,
+        "CORS_ORIGINS": "https://koiki.example",
+        "BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    redis_url = os.environ.get("KOIKI_TEST_REDIS_URL")
+    if redis_url:
+        values["REDIS_URL"] = redis_url
+    return ops_env(**values)
+
+
+@pytest.fixture
+def migrated(production_env: dict[str, str], workdir: Path) -> dict[str, str]:
+    completed = run_ops("migrate", env=production_env, cwd=workdir)
+    assert completed.returncode == 0, completed.stderr
+    return production_env
+
+
+def test_healthy_production_setup_passes(migrated: dict[str, str], workdir: Path) -> None:
+    completed = run_ops("doctor", env=migrated, cwd=workdir)
+    assert completed.returncode == 0, completed.stdout
+    lines = _lines(completed.stdout)
+    assert set(lines) == {"settings", "secrets", "database", "migrations", "redis", "backups"}
+    for name in ("settings", "secrets", "database", "migrations"):
+        assert lines[name].startswith("[  ok ]"), lines[name]
+    assert "APP_ENV=production" in lines["settings"]
+    assert " ms" in lines["database"]  # latency is measured
+    assert "at head" in lines["migrations"]
+    if "REDIS_URL" in migrated:
+        assert lines["redis"].startswith("[  ok ]"), lines["redis"]
+    assert "0 failures" in completed.stdout
+
+
+def test_weak_secret_is_reported_with_a_non_zero_exit(
+    migrated: dict[str, str], workdir: Path
+) -> None:
+    env = {**migrated, "SECRET_KEY": "too-short"}
+    completed = run_ops("doctor", env=env, cwd=workdir)
+    assert completed.returncode == 1
+    lines = _lines(completed.stdout)
+    assert lines["settings"].startswith("[ FAIL]")
+    assert "SECRET_KEY must be at least 32 characters" in lines["settings"]
+    assert lines["secrets"].startswith("[ FAIL]")
+    assert "secrets.token_urlsafe" in completed.stdout  # how to fix it
+    # The other checks still ran, so one bad setting does not hide a second problem.
+    assert lines["database"].startswith("[  ok ]")
+    assert lines["migrations"].startswith("[  ok ]")
+
+
+def test_unreachable_database_fails_and_skips_migrations(
+    production_env: dict[str, str], workdir: Path
+) -> None:
+    env = {**production_env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
+    completed = run_ops("doctor", env=env, cwd=workdir)
+    assert completed.returncode == 1
+    lines = _lines(completed.stdout)
+    assert lines["database"].startswith("[ FAIL]")
+    assert "cannot reach" in lines["database"]
+    assert "docker compose logs db" in completed.stdout
+    assert lines["migrations"].startswith("[ skip]")
+
+
+def test_pending_migrations_fail(production_env: dict[str, str], workdir: Path) -> None:
+    completed = run_ops("doctor", env=production_env, cwd=workdir)
+    assert completed.returncode == 1
+    line = _lines(completed.stdout)["migrations"]
+    assert line.startswith("[ FAIL]")
+    assert "<empty>" in line
+    assert "python -m ops migrate" in completed.stdout
+
+
+def test_unreachable_redis_fails(migrated: dict[str, str], workdir: Path) -> None:
+    env = {**migrated, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    completed = run_ops("doctor", env=env, cwd=workdir)
+    assert completed.returncode == 1
+    assert _lines(completed.stdout)["redis"].startswith("[ FAIL]")
+
+
+def test_json_output_and_strict_mode(migrated: dict[str, str], workdir: Path) -> None:
+    env = {k: v for k, v in migrated.items() if k != "REDIS_URL"}  # production without Redis
+    completed = run_ops("doctor", "--json", env=env, cwd=workdir)
+    assert completed.returncode == 0, completed.stdout
+    checks = {c["name"]: c for c in json.loads(completed.stdout)["checks"]}
+    assert checks["redis"]["status"] == "warn"
+    assert "per process" in checks["redis"]["summary"]
+    strict = run_ops("doctor", "--strict", env=env, cwd=workdir)
+    assert strict.returncode == 1
