@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from libkoiki.app_factory import create_app as create_koiki_app
+from libkoiki.auth.router import router as auth_router
 from libkoiki.config import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_koiki_app(
         settings,
-        routers=[],
+        routers=[
+            auth_router,
+        ],
         description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
     )
 

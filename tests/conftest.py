@@ -32,6 +32,8 @@ from libkoiki.config import Settings
 from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
 
+pytest_plugins = ["tests.fixtures.auth"]
+
 POSTGRES_SERVER_URL = os.environ.get("KOIKI_TEST_DATABASE_URL")
 REDIS_SERVER_URL = os.environ.get("KOIKI_TEST_REDIS_URL")
 RUN_ID = uuid.uuid4().hex[:10]

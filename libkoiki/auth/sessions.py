@@ -115,7 +115,7 @@ async def rotate_refresh_token(
     ).one_or_none()
     if row is None:
         raise InvalidRefreshTokenError
-    refresh_token, auth_session = row.tuple()
+    refresh_token, auth_session = row
     now = utcnow()
     if refresh_token.used_at is not None:
         await end_session(db, auth_session, reason="refresh_reuse")
@@ -192,10 +192,7 @@ async def revoke_all_sessions(
     if keep_session_id is not None:
         condition = and_(condition, AuthSession.id != keep_session_id)
     await db.execute(
-        update(AuthSession)
-        .where(condition)
-        .values(revoked_at=now, revoked_reason=reason)
-        .execution_options(synchronize_session=False)
+        update(AuthSession).where(condition).values(revoked_at=now, revoked_reason=reason)
     )
     if keep_session_id is None:
         statement: Insert = _upsert(db, UserTokenCutoff).values(user_id=user_id, not_before=now)
@@ -204,8 +201,6 @@ async def revoke_all_sessions(
                 index_elements=[UserTokenCutoff.user_id], set_={"not_before": now}
             )
         )
-    # Objects already loaded in this session must not keep their stale `revoked_at`.
-    db.expire_all()
 
 
 async def deny_access_token(db: AsyncSession, claims: AccessClaims) -> None:
@@ -247,7 +242,7 @@ async def load_token_user(db: AsyncSession, claims: AccessClaims) -> User | None
     ).one_or_none()
     if row is None:
         return None
-    user, session_revoked_at, session_id, denied_jti, not_before = row.tuple()
+    user, session_revoked_at, session_id, denied_jti, not_before = row
     if session_id is None or session_revoked_at is not None or denied_jti is not None:
         raise TokenRevokedError
     if not_before is not None and claims.issued_at < not_before.timestamp():

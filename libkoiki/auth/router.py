@@ -1,0 +1,194 @@
+"""/api/v1/auth: HTTP only. Each route parses, calls `libkoiki.auth.service`, and returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from libkoiki.accounts.schemas import UserMe, UserRead
+from libkoiki.audit.service import AuditSourceDep
+from libkoiki.auth import service
+from libkoiki.auth.dependencies import CurrentAuth, CurrentUser, SettingsDep
+from libkoiki.auth.schemas import (
+    LogoutRequest,
+    PasswordChangeRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    RegisterRequest,
+    ResetRequested,
+    SessionRead,
+    TokenPair,
+)
+from libkoiki.db import SessionDep
+from libkoiki.mail import get_mail_sender
+from libkoiki.ratelimit import check_rate_limit, rate_limit
+
+
+def _no_store(response: Response) -> None:
+    # Tokens and account data must not be kept by browsers or shared caches.
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(_no_store)])
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid, expired or revoked token"}
+}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    dependencies=[rate_limit("5/minute", scope="auth-register", per="ip")],
+    responses={409: {"description": "Email already registered (`email_taken`)"}},
+)
+async def register(
+    data: RegisterRequest, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
+) -> UserRead:
+    user = await service.register(
+        session,
+        settings,
+        email=data.email,
+        password=data.password,
+        full_name=data.full_name,
+        source=source,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    dependencies=[rate_limit("10/minute", scope="auth-login", per="ip")],
+    responses={
+        401: {"description": "Wrong credentials or inactive account (`invalid_credentials`)"},
+        429: {"description": "Too many failures (`login_locked`) or requests (`rate_limited`)"},
+    },
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> TokenPair:
+    """OAuth2 password flow: `username` is the email address."""
+    return await service.login(
+        session, settings, email=form.username, password=form.password, source=source
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    dependencies=[rate_limit("30/minute", scope="auth-refresh", per="ip")],
+    responses=UNAUTHORIZED,
+)
+async def refresh(
+    data: RefreshRequest, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
+) -> TokenPair:
+    return await service.refresh(session, settings, refresh_token=data.refresh_token, source=source)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def logout(
+    auth: CurrentAuth,
+    session: SessionDep,
+    source: AuditSourceDep,
+    data: Annotated[LogoutRequest | None, Body()] = None,
+) -> None:
+    await service.logout(
+        session, auth, refresh_token=data.refresh_token if data else None, source=source
+    )
+
+
+@router.post("/revoke-all-tokens", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def revoke_all_tokens(user: CurrentUser, session: SessionDep, source: AuditSourceDep) -> None:
+    await service.revoke_all(session, user, source=source)
+
+
+@router.get("/me", response_model=UserMe, responses=UNAUTHORIZED)
+async def me(user: CurrentUser) -> UserMe:
+    return UserMe.from_user(user)
+
+
+@router.post(
+    "/password-change",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[rate_limit("5/minute", scope="auth-password-change", per="user")],
+    responses={**UNAUTHORIZED, 400: {"description": "Wrong current password"}},
+)
+async def password_change(
+    data: PasswordChangeRequest,
+    auth: CurrentAuth,
+    session: SessionDep,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> None:
+    await service.change_password(
+        session,
+        settings,
+        auth,
+        current_password=data.current_password,
+        new_password=data.new_password,
+        source=source,
+    )
+
+
+@router.post(
+    "/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ResetRequested,
+    dependencies=[rate_limit("3/minute", scope="auth-reset-request", per="ip")],
+)
+async def password_reset_request(
+    data: PasswordResetRequest,
+    request: Request,
+    background: BackgroundTasks,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> ResetRequested:
+    """Always the same answer; the email (if the account exists) is sent after the response."""
+    await check_rate_limit(request, "3/minute", scope="auth-reset-request-email", key=data.email)
+    background.add_task(
+        service.request_password_reset,
+        request.app.state.sessionmaker,
+        settings,
+        get_mail_sender(settings),
+        email=data.email,
+        source=source,
+    )
+    return ResetRequested(detail=service.RESET_REQUESTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[rate_limit("10/minute", scope="auth-reset-confirm", per="ip")],
+    responses={400: {"description": "Invalid, used or expired token (`invalid_reset_token`)"}},
+)
+async def password_reset_confirm(
+    data: PasswordResetConfirm, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
+) -> None:
+    await service.confirm_password_reset(
+        session, settings, token=data.token, new_password=data.new_password, source=source
+    )
+
+
+@router.get("/sessions", response_model=list[SessionRead], responses=UNAUTHORIZED)
+async def sessions(auth: CurrentAuth, session: SessionDep) -> list[SessionRead]:
+    return await service.list_sessions(session, auth)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, 404: {"description": "No such session of yours"}},
+)
+async def end_session(
+    session_id: str, auth: CurrentAuth, session: SessionDep, source: AuditSourceDep
+) -> None:
+    await service.end_user_session(session, auth, session_id, source=source)

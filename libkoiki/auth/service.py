@@ -1,0 +1,468 @@
+"""Authentication flows: register, login, refresh, logout, password change and reset, sessions.
+
+Each flow is one transaction that commits its change together with its audit event. Failures
+that must leave a trace (a wrong password, a reused refresh token) commit the trace before
+raising.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libkoiki.accounts.models import User
+from libkoiki.accounts.service import create_user, get_user, get_user_by_email, normalize_email
+from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.auth import lockout, metrics
+from libkoiki.auth.dependencies import Authenticated, unauthorized
+from libkoiki.auth.models import AuthSession, PasswordResetToken
+from libkoiki.auth.password_policy import validate_password
+from libkoiki.auth.passwords import get_password_hasher
+from libkoiki.auth.schemas import SessionRead, TokenPair
+from libkoiki.auth.sessions import (
+    InvalidRefreshTokenError,
+    RefreshTokenReuseError,
+    create_session,
+    deny_access_token,
+    end_session,
+    find_session_by_refresh_token,
+    get_user_session,
+    list_active_sessions,
+    revoke_all_sessions,
+    rotate_refresh_token,
+)
+from libkoiki.auth.tokens import create_access_token, hash_opaque_token, new_opaque_token
+from libkoiki.config import Settings
+from libkoiki.db import utcnow
+from libkoiki.errors import AppError, NotFoundError
+from libkoiki.mail import MailSender, OutgoingEmail, send_quietly
+
+logger = structlog.get_logger("koiki.auth")
+
+INVALID_CREDENTIALS = "Incorrect email or password"
+RESET_REQUESTED = "If the account exists, a reset link has been sent."
+
+
+def check_password_policy(settings: Settings, password: str, *, email: str, field: str) -> None:
+    """422 shaped like FastAPI's own validation errors, naming the rule that failed."""
+    try:
+        validate_password(password, email=email, min_length=settings.password_min_length)
+    except ValueError as exc:
+        detail = [{"loc": ["body", field], "msg": f"Value error, {exc}", "type": "value_error"}]
+        raise AppError(422, detail, "validation_error") from None
+
+
+def _token_pair(settings: Settings, user_id: int, session_id: str, refresh_token: str) -> TokenPair:
+    access = create_access_token(settings, user_id=user_id, session_id=session_id)
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh_token,
+        expires_in=settings.access_token_expire_minutes * 60,
+    )
+
+
+# --- registration and login --------------------------------------------------------------------
+
+
+async def register(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None,
+    source: AuditSource,
+) -> User:
+    check_password_policy(settings, password, email=email, field="password")
+    password_hash = await get_password_hasher(settings).hash(password)
+    user = await create_user(db, email=email, password_hash=password_hash, full_name=full_name)
+    await record_event(
+        db,
+        action="user.create",
+        actor_id=user.id,
+        actor_email=user.email,
+        target_type="user",
+        target_id=str(user.id),
+        request=source,
+        details={"via": "register"},
+    )
+    await db.commit()
+    return user
+
+
+async def login(
+    db: AsyncSession, settings: Settings, *, email: str, password: str, source: AuditSource
+) -> TokenPair:
+    email = normalize_email(email)
+    retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
+    if retry_after is not None:
+        await record_event(
+            db,
+            action="auth.login",
+            outcome="failure",
+            actor_email=email,
+            request=source,
+            details={"reason": "locked", "retry_after": retry_after},
+        )
+        await db.commit()
+        metrics.LOGINS.labels(outcome="locked").inc()
+        raise AppError(
+            429,
+            "Too many failed logins; try again later",
+            "login_locked",
+            {"Retry-After": str(retry_after)},
+        )
+
+    hasher = get_password_hasher(settings)
+    user = await get_user_by_email(db, email)
+    new_hash: str | None = None
+    if user is None:
+        # The same work as a real check, so response time does not reveal unknown accounts.
+        await hasher.burn(password)
+        reason = "unknown_email"
+    else:
+        matches, new_hash = await hasher.verify(password, user.hashed_password)
+        reason = "inactive" if matches and not user.is_active else "bad_password"
+        if matches and user.is_active:
+            reason = ""
+
+    if reason:
+        await _login_failed(db, settings, email=email, user=user, reason=reason, source=source)
+        raise unauthorized(INVALID_CREDENTIALS, "invalid_credentials")
+
+    assert user is not None
+    await lockout.clear_failures(db, email=email)
+    if new_hash is not None:
+        user.hashed_password = new_hash
+        logger.info("password_rehashed", user_id=user.id)
+    auth_session, refresh_token = await create_session(db, settings, user_id=user.id, client=source)
+    await record_event(
+        db,
+        action="auth.login",
+        actor_id=user.id,
+        actor_email=user.email,
+        target_type="session",
+        target_id=auth_session.id,
+        request=source,
+    )
+    await db.commit()
+    metrics.LOGINS.labels(outcome="success").inc()
+    return _token_pair(settings, user.id, auth_session.id, refresh_token)
+
+
+async def _login_failed(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    user: User | None,
+    reason: str,
+    source: AuditSource,
+) -> None:
+    await lockout.record_failure(db, settings, email=email, ip=source.ip)
+    await db.flush()
+    await record_event(
+        db,
+        action="auth.login",
+        outcome="failure",
+        actor_id=user.id if user else None,
+        actor_email=email,
+        request=source,
+        details={"reason": reason},
+    )
+    retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
+    if retry_after is not None:
+        # This failure is the one that starts the lock.
+        await record_event(
+            db,
+            action="auth.login_locked",
+            outcome="failure",
+            actor_id=user.id if user else None,
+            actor_email=email,
+            request=source,
+            details={"retry_after": retry_after},
+        )
+        metrics.LOCKOUTS.inc()
+    await db.commit()
+    metrics.LOGINS.labels(outcome="invalid_credentials").inc()
+
+
+# --- tokens and sessions -----------------------------------------------------------------------
+
+
+async def refresh(
+    db: AsyncSession, settings: Settings, *, refresh_token: str, source: AuditSource
+) -> TokenPair:
+    try:
+        auth_session, new_refresh_token = await rotate_refresh_token(
+            db, settings, refresh_token, client=source
+        )
+    except RefreshTokenReuseError as reuse:
+        await record_event(
+            db,
+            action="auth.refresh_reuse",
+            outcome="failure",
+            actor_id=reuse.user_id,
+            target_type="session",
+            target_id=reuse.session_id,
+            request=source,
+        )
+        await db.commit()
+        metrics.REFRESH_REUSE.inc()
+        logger.warning("refresh_token_reuse", user_id=reuse.user_id, sid=reuse.session_id)
+        raise unauthorized(
+            "Refresh token was already used; the session has been ended", "token_revoked"
+        ) from None
+    except InvalidRefreshTokenError:
+        metrics.TOKEN_REFRESHES.labels(outcome="invalid").inc()
+        raise unauthorized("Invalid or expired refresh token", "invalid_token") from None
+
+    user = await get_user(db, auth_session.user_id)
+    if user is None or not user.is_active:
+        await end_session(db, auth_session, reason="inactive_user")
+        await db.commit()
+        metrics.TOKEN_REFRESHES.labels(outcome="invalid").inc()
+        raise unauthorized("Invalid or expired refresh token", "invalid_token")
+    await db.commit()
+    metrics.TOKEN_REFRESHES.labels(outcome="success").inc()
+    return _token_pair(settings, user.id, auth_session.id, new_refresh_token)
+
+
+async def logout(
+    db: AsyncSession, auth: Authenticated, *, refresh_token: str | None, source: AuditSource
+) -> None:
+    user, claims = auth.user, auth.claims
+    await deny_access_token(db, claims)
+    ended = []
+    current = await get_user_session(db, user.id, claims.session_id)
+    if current is not None:
+        await end_session(db, current, reason="logout")
+        ended.append(current.id)
+    if refresh_token:
+        other = await find_session_by_refresh_token(db, refresh_token)
+        # Someone else's token is ignored, not revoked: logout must not be a way to end others'
+        # sessions by guessing, nor reveal whether a token exists.
+        if other is not None and other.user_id == user.id and other.id not in ended:
+            await end_session(db, other, reason="logout")
+            ended.append(other.id)
+    await record_event(
+        db,
+        action="auth.logout",
+        actor_id=user.id,
+        actor_email=user.email,
+        target_type="session",
+        target_id=claims.session_id,
+        request=source,
+        details={"sessions_ended": len(ended)},
+    )
+    await db.commit()
+
+
+async def revoke_all(db: AsyncSession, user: User, *, source: AuditSource) -> None:
+    user_id, email = user.id, user.email
+    await revoke_all_sessions(db, user_id, reason="revoke_all")
+    await record_event(
+        db,
+        action="auth.revoke_all",
+        actor_id=user_id,
+        actor_email=email,
+        target_type="user",
+        target_id=str(user_id),
+        request=source,
+    )
+    await db.commit()
+
+
+async def list_sessions(db: AsyncSession, auth: Authenticated) -> list[SessionRead]:
+    sessions = await list_active_sessions(db, auth.user.id)
+    return [
+        SessionRead.model_validate(item).model_copy(
+            update={"current": item.id == auth.claims.session_id}
+        )
+        for item in sessions
+    ]
+
+
+async def end_user_session(
+    db: AsyncSession, auth: Authenticated, session_id: str, *, source: AuditSource
+) -> None:
+    auth_session: AuthSession | None = await get_user_session(db, auth.user.id, session_id)
+    if auth_session is None or auth_session.revoked_at is not None:
+        raise NotFoundError("Session")
+    await end_session(db, auth_session, reason="user_revoked")
+    await record_event(
+        db,
+        action="auth.session_revoke",
+        actor_id=auth.user.id,
+        actor_email=auth.user.email,
+        target_type="session",
+        target_id=session_id,
+        request=source,
+    )
+    await db.commit()
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+async def change_password(
+    db: AsyncSession,
+    settings: Settings,
+    auth: Authenticated,
+    *,
+    current_password: str,
+    new_password: str,
+    source: AuditSource,
+) -> None:
+    user = auth.user
+    hasher = get_password_hasher(settings)
+    matches, _ = await hasher.verify(current_password, user.hashed_password)
+    if not matches:
+        await record_event(
+            db,
+            action="auth.password_change",
+            outcome="failure",
+            actor_id=user.id,
+            actor_email=user.email,
+            request=source,
+            details={"reason": "wrong_current_password"},
+        )
+        await db.commit()
+        raise AppError(400, "Current password is incorrect", "invalid_password")
+    check_password_policy(settings, new_password, email=user.email, field="new_password")
+    user.hashed_password = await hasher.hash(new_password)
+    user_id, email = user.id, user.email
+    await revoke_all_sessions(
+        db, user_id, reason="password_change", keep_session_id=auth.claims.session_id
+    )
+    await record_event(
+        db,
+        action="auth.password_change",
+        actor_id=user_id,
+        actor_email=email,
+        target_type="user",
+        target_id=str(user_id),
+        request=source,
+    )
+    await db.commit()
+
+
+def _reset_email(settings: Settings, to: str, token: str) -> OutgoingEmail:
+    link = f"{settings.frontend_url.rstrip('/')}/reset-password/confirm?token={token}"
+    minutes = settings.password_reset_token_expire_minutes
+    return OutgoingEmail(
+        to=to,
+        subject="Reset your password",
+        text=(
+            "Someone (hopefully you) asked to reset the password of your account.\n\n"
+            f"Open this link within {minutes} minutes to choose a new password:\n{link}\n\n"
+            "The link works once. If you did not ask for this, ignore this email: "
+            "your password stays as it is.\n"
+        ),
+    )
+
+
+async def request_password_reset(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    sender: MailSender,
+    *,
+    email: str,
+    source: AuditSource,
+) -> None:
+    """Runs after the response: look the account up, store a token, send the link.
+
+    Doing the lookup here rather than in the request keeps the response identical, in body and
+    in time, whether or not the account exists. Errors are logged, never raised: nobody is
+    waiting for them.
+    """
+    email = normalize_email(email)
+    try:
+        async with sessionmaker() as db:
+            user = await get_user_by_email(db, email)
+            if user is None or not user.is_active:
+                logger.info("password_reset_no_account")
+                return
+            now = utcnow()
+            # A new link supersedes older ones: only the latest email can be used.
+            await db.execute(
+                update(PasswordResetToken)
+                .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+                .values(used_at=now)
+            )
+            token = new_opaque_token()
+            db.add(
+                PasswordResetToken(
+                    token_hash=hash_opaque_token(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now
+                    + timedelta(minutes=settings.password_reset_token_expire_minutes),
+                )
+            )
+            await record_event(
+                db,
+                action="auth.password_reset",
+                actor_id=user.id,
+                actor_email=user.email,
+                target_type="user",
+                target_id=str(user.id),
+                request=source,
+                details={"stage": "requested"},
+            )
+            await db.commit()
+            to = user.email
+    except SQLAlchemyError as exc:
+        logger.error("password_reset_request_failed", error=type(exc).__name__)
+        return
+    metrics.PASSWORD_RESETS.labels(stage="requested").inc()
+    await send_quietly(sender, _reset_email(settings, to, token))
+
+
+async def confirm_password_reset(
+    db: AsyncSession, settings: Settings, *, token: str, new_password: str, source: AuditSource
+) -> None:
+    invalid = AppError(400, "Invalid or expired reset token", "invalid_reset_token")
+    token_hash = hash_opaque_token(token)
+    reset = await db.get(PasswordResetToken, token_hash)
+    now = utcnow()
+    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+        metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
+        raise invalid
+    user = await get_user(db, reset.user_id)
+    if user is None or not user.is_active:
+        metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
+        raise invalid
+    # A weak new password is answered before the token is spent, so the link can be retried.
+    check_password_policy(settings, new_password, email=user.email, field="new_password")
+    password_hash = await get_password_hasher(settings).hash(new_password)
+    claimed = await db.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.token_hash == token_hash, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
+        raise invalid  # a concurrent confirmation with the same token won
+    user.hashed_password = password_hash
+    user_id, email = user.id, user.email
+    await revoke_all_sessions(db, user_id, reason="password_reset")
+    # Whoever can read the mailbox owns the account: lift a lockout caused by guessing.
+    await lockout.clear_failures(db, email=email)
+    await record_event(
+        db,
+        action="auth.password_reset",
+        actor_id=user_id,
+        actor_email=email,
+        target_type="user",
+        target_id=str(user_id),
+        request=source,
+        details={"stage": "completed"},
+    )
+    await db.commit()
+    metrics.PASSWORD_RESETS.labels(stage="completed").inc()
