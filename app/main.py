@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from libkoiki.accounts.router import roles_router, users_router
 from libkoiki.app_factory import create_app as create_koiki_app
+from libkoiki.audit.router import router as audit_router
 from libkoiki.auth.router import router as auth_router
 from libkoiki.config import Settings
 
@@ -14,6 +16,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         routers=[
             auth_router,
+            users_router,
+            roles_router,
+            audit_router,
         ],
         description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
     )

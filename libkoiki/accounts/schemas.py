@@ -8,6 +8,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -26,9 +27,17 @@ def _lower(value: str) -> str:
 
 Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_lower)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+def _normalize_name(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Normalised before the pattern is checked, so "Auditor " is accepted as "auditor".
 RoleName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_.-]{1,63}$"),
+    BeforeValidator(_normalize_name),
+    StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,63}$"),
 ]
 PermissionCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)

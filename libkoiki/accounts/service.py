@@ -181,10 +181,15 @@ async def admin_create_user(
 
 
 async def _revoke_sessions(session: AsyncSession, user_id: int, reason: str) -> None:
-    # Imported here: auth depends on accounts (the User model), not the other way round at
-    # import time.
+    """End every session and access token of the user, keeping this session's pending work.
+
+    `revoke_all_sessions` expires every loaded object, which would silently drop unflushed
+    changes (the session does not autoflush), so they are flushed first.
+    """
+    # Imported here: auth imports the accounts models, so accounts must not import auth eagerly.
     from libkoiki.auth.sessions import revoke_all_sessions
 
+    await session.flush()
     await revoke_all_sessions(session, user_id, reason=reason)
 
 
@@ -227,8 +232,6 @@ async def update_user(
     if not changes:
         return user
     user.updated_at = utcnow()
-    if deactivated:
-        await _revoke_sessions(session, user.id, "deactivated")
     await record_event(
         session,
         action="user.update",
@@ -239,7 +242,11 @@ async def update_user(
         request=source,
         details={"email": user.email, "changes": changes},
     )
+    if deactivated:
+        await _revoke_sessions(session, user.id, "deactivated")
     await session.commit()
+    if deactivated:
+        await session.refresh(user)
     return user
 
 
@@ -251,8 +258,6 @@ async def delete_user(
     user = await require_user(session, user_id)
     if user.is_superuser and not actor.is_superuser:
         raise _forbidden("Only a superuser can delete a superuser")
-    # Access tokens outlive the row otherwise (and the Redis revocation cache must learn it).
-    await _revoke_sessions(session, user.id, "deleted")
     await record_event(
         session,
         action="user.delete",
@@ -263,7 +268,10 @@ async def delete_user(
         request=source,
         details={"email": user.email},
     )
-    await session.delete(user)
+    # Through the auth layer first, so any cache of revocations learns it too; the rows
+    # themselves (sessions, role links, owned data) go with the user by ON DELETE CASCADE.
+    await _revoke_sessions(session, user_id, "deleted")
+    await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
 
 
