@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from ops.backup import backup_name
 from tests.ops.support import ScratchDatabase, ops_env, run_ops
@@ -92,7 +93,7 @@ def _check_backup_files(dump: Path, backup_dir: Path, database: str, output: str
     assert dump.name.startswith(f"koiki-{database}-")
     assert dump.suffix == ".dump"
     # Progress and the final size are shown; the checksum file matches the dump.
-    assert "dumping postgres@" in output
+    assert f"/{database} to {dump}" in output
     assert "KiB in" in output or "MiB in" in output
     checksum_line = dump.with_name(dump.name + ".sha256").read_text()
     assert checksum_line == f"{hashlib.sha256(dump.read_bytes()).hexdigest()}  {dump.name}\n"
@@ -128,6 +129,9 @@ async def test_backup_drop_restore_gives_identical_rows(
     assert completed.returncode == 0, completed.stderr
     dump = Path(completed.stdout.strip())
     _check_backup_files(dump, backup_dir, filled_db.name, completed.stderr)
+    password = make_url(filled_db.url).password
+    if password:
+        assert str(password) not in completed.stderr + completed.stdout
     # Retention ran after the backup: the old one is gone, the unrelated file stays.
     assert not old.exists()
     assert not old.with_name(old.name + ".sha256").exists()
