@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from libkoiki.errors import error_response
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language", "X-Request-ID")
@@ -26,13 +31,35 @@ EXPOSED_HEADERS = (
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 
+class KoikiCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with refused preflights answered in the API's error shape.
+
+    Starlette's refusal is plain text and still carries `Access-Control-Allow-Credentials` and
+    the allowed methods; a refusal here says what was refused and grants nothing.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                response = self.preflight_response(request_headers=headers)
+                if response.status_code != 200:
+                    detail = bytes(response.body).decode()  # "Disallowed CORS origin, headers"
+                    response = error_response(
+                        Request(scope), 400, detail, "cors_rejected", {"Vary": "Origin"}
+                    )
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def install_cors(app: FastAPI, origins: Sequence[str]) -> None:
     """Without configured origins, no CORS headers at all: the browser keeps same-origin rules."""
     if not origins:
         return
     wildcard = "*" in origins
     app.add_middleware(
-        CORSMiddleware,
+        KoikiCORSMiddleware,
         allow_origins=["*"] if wildcard else [origin.rstrip("/") for origin in origins],
         allow_credentials=not wildcard,
         allow_methods=ALLOWED_METHODS,

@@ -20,6 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 
@@ -69,12 +70,13 @@ class RedisBackend:
 
     def __init__(self, url: str, *, key_prefix: str, timeout_seconds: float) -> None:
         # A limiter that waits on a sick Redis delays every API request: short timeouts, and one
-        # immediate retry only (it replaces a pooled connection Redis closed while restarting).
+        # immediate retry on a broken connection only (a pooled connection Redis closed while
+        # restarting); a timeout is not retried, the next one would take as long.
         self._redis: Redis = Redis.from_url(
             url,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 1),
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         # Same layout as `RedisStorage(key_prefix=<prefix>ratelimit)`: "<prefix>ratelimit:<key>".
         self.key_prefix = f"{key_prefix}ratelimit"

@@ -109,7 +109,8 @@ class RateLimiter:
         try:
             window = await self.backend.hit(item, f"{scope}:{_digest(identity)}")
         except BackendUnavailable as exc:
-            self._down_until = now + self.retry_seconds
+            # From the moment the failure is known: a timeout has already used up part of it.
+            self._down_until = time.monotonic() + self.retry_seconds
             if self._down_since is None:
                 self._down_since = now
             self._unavailable(str(exc))
