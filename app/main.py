@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.todos.router import router as todos_router
 from libkoiki.accounts.router import roles_router, users_router
 from libkoiki.app_factory import create_app as create_koiki_app
 from libkoiki.audit.router import router as audit_router
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             users_router,
             roles_router,
             audit_router,
+            todos_router,
         ],
         description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
     )
