@@ -43,7 +43,7 @@ def _sub_once(pattern: str, repl: str, text: str, *, count: int = 0) -> str:
 def render(plan: RenderPlan, source: str | None = None) -> str:
     text = NGINX_CONF.read_text() if source is None else source
     prefix = plan.prefix
-    for sub in ("logs", "tmp", "acme"):
+    for sub in ("logs", "temp", "acme"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
 
     for host, ports in plan.upstreams.items():
@@ -67,10 +67,12 @@ def render(plan: RenderPlan, source: str | None = None) -> str:
     text = _sub_once(r"/etc/nginx/tls/", f"{plan.tls_dir}/", text)
     text = _sub_once(r"^error_log \S+", f"error_log {prefix}/logs/error.log", text)
     text = _sub_once(r"^pid \S+;", f"pid {prefix}/nginx.pid;", text)
-    text = _sub_once(r"access_log /var/log/nginx/access.log", f"access_log {prefix}/logs/access.log", text)
+    text = _sub_once(
+        r"access_log /var/log/nginx/access.log", f"access_log {prefix}/logs/access.log", text
+    )
     text = _sub_once(r"root /var/www/acme;", f"root {prefix}/acme;", text)
     temp_paths = "".join(
-        f"    {kind}_temp_path {prefix}/tmp/{kind};\n"
+        f"    {kind}_temp_path {prefix}/temp/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     text = _sub_once(r"^http \{\n", "http {\n" + temp_paths, text, count=1)
@@ -81,10 +83,22 @@ def make_self_signed(tls_dir: Path, common_name: str = "localhost") -> None:
     tls_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", f"/CN={common_name}",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout", str(tls_dir / "privkey.pem"), "-out", str(tls_dir / "fullchain.pem"),
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={common_name}",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(tls_dir / "privkey.pem"),
+            "-out",
+            str(tls_dir / "fullchain.pem"),
         ],
         check=True,
         capture_output=True,
