@@ -123,6 +123,8 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
                 "sqlalchemy.engine": {"level": "WARNING"},
+                # Its worker threads log every operation at DEBUG, after requests have ended.
+                "aiosqlite": {"level": "WARNING"},
                 # The readiness probe inspects the migration state on every call.
                 "alembic.runtime.migration": {"level": "WARNING"},
             },
