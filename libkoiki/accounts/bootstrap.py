@@ -1,7 +1,8 @@
 """Creating the first superuser, safe to run on every deployment.
 
-`python -m ops create-superuser` calls `ensure_superuser`. Running it again never changes an
-existing account's password: it only makes sure the account is an active superuser.
+`python -m ops create-superuser` calls `ensure_superuser`. Running it again leaves an existing
+superuser untouched (password, name, active flag); an existing *regular* account with that address
+is an error, never a silent promotion.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from libkoiki.accounts.service import (
     resolve_roles,
 )
 from libkoiki.audit.service import record_event
+from libkoiki.auth.password_policy import validate_password
+from libkoiki.auth.passwords import hash_password
 from libkoiki.config import Settings, get_settings
-from libkoiki.db import utcnow
 
 SUPERUSER_ROLES = ("admin", DEFAULT_ROLE)
 _EMAIL: TypeAdapter[str] = TypeAdapter(Email)
@@ -39,25 +41,18 @@ async def ensure_superuser(
     Raises ValueError (pydantic's ValidationError is one) naming the problem for a bad email or a
     password that breaks the policy.
     """
-    from libkoiki.auth.password_policy import validate_password
-    from libkoiki.auth.passwords import hash_password
-
     email = _EMAIL.validate_python(normalize_email(email))
     existing = await get_user_by_email(session, email)
     if existing is not None:
-        promoted = not (existing.is_superuser and existing.is_active)
-        if promoted:
-            existing.is_superuser = True
-            existing.is_active = True
-            existing.updated_at = utcnow()
-            await record_event(
-                session,
-                action="user.update",
-                target_type="user",
-                target_id=str(existing.id),
-                details={"email": email, "changes": {"is_superuser": True, "is_active": True}},
+        if not existing.is_superuser:
+            # Never promote: with open registration, anyone could have signed up with the
+            # configured address first and would be handed the keys on the next deployment.
+            raise ValueError(
+                f"{email} already exists as a regular account; promote it through the admin API "
+                "or configure another FIRST_SUPERUSER_EMAIL"
             )
-            await session.commit()
+        # Left exactly as it is: a re-run must not reset a changed password or undo an
+        # administrator's decision to deactivate the account.
         return existing, False
     settings = settings or get_settings()
     validate_password(password, email=email, min_length=settings.password_min_length)

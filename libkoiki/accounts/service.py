@@ -29,6 +29,7 @@ from libkoiki.accounts.schemas import (
     UserUpdate,
 )
 from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.auth.sessions import revoke_all_sessions
 from libkoiki.db import utcnow
 from libkoiki.errors import AppError, ConflictError, NotFoundError
 
@@ -186,9 +187,6 @@ async def _revoke_sessions(session: AsyncSession, user_id: int, reason: str) -> 
     `revoke_all_sessions` expires every loaded object, which would silently drop unflushed
     changes (the session does not autoflush), so they are flushed first.
     """
-    # Imported here: auth imports the accounts models, so accounts must not import auth eagerly.
-    from libkoiki.auth.sessions import revoke_all_sessions
-
     await session.flush()
     await revoke_all_sessions(session, user_id, reason=reason)
 

@@ -52,19 +52,30 @@ async def test_running_it_again_changes_nothing(
     assert count == 1
 
 
-async def test_an_existing_plain_account_is_promoted_not_duplicated(
+async def test_an_existing_regular_account_is_never_promoted(
     db_session: AsyncSession, settings: Settings
 ) -> None:
-    plain = User(email="ops@example.com", hashed_password="x", is_active=False)
-    db_session.add(plain)
+    # Someone registered the configured address before the first deployment ran the command.
+    squatter = User(email="ops@example.com", hashed_password="x")
+    db_session.add(squatter)
     await db_session.commit()
-    user, created = await ensure_superuser(
-        db_session, "ops@example.com", PASSWORD, settings=settings
+    with pytest.raises(ValueError, match="already exists as a regular account"):
+        await ensure_superuser(db_session, "OPS@example.com", PASSWORD, settings=settings)
+    await db_session.refresh(squatter)
+    assert squatter.is_superuser is False
+
+
+async def test_a_deactivated_superuser_stays_deactivated(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    user, _ = await ensure_superuser(db_session, "root@example.com", PASSWORD, settings=settings)
+    user.is_active = False
+    await db_session.commit()
+    again, created = await ensure_superuser(
+        db_session, "root@example.com", PASSWORD, settings=settings
     )
     assert created is False
-    assert user.id == plain.id
-    assert user.is_superuser
-    assert user.is_active
+    assert again.is_active is False
 
 
 @pytest.mark.parametrize(

@@ -156,3 +156,24 @@ async def test_secrets_never_reach_the_details(db_session: AsyncSession) -> None
 async def test_unknown_outcomes_are_refused(db_session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="outcome"):
         await record_event(db_session, action="test.event", outcome="maybe")
+
+
+async def test_sign_in_events_from_auth_are_in_the_same_trail(
+    client: httpx.AsyncClient, admin: Actor, plain_user: Actor
+) -> None:
+    wrong = await client.post(
+        "/api/v1/auth/login",
+        data={"username": plain_user.email, "password": "Not-The-Password-1"},
+        headers={"User-Agent": "Mallory/2.0"},
+    )
+    assert wrong.status_code == 401
+    logins = (await _events(client, admin, action="auth.login"))["items"]
+    failures = [event for event in logins if event["outcome"] == "failure"]
+    assert failures
+    assert failures[0]["actor_email"] == plain_user.email
+    assert failures[0]["user_agent"] == "Mallory/2.0"
+    assert "Not-The-Password-1" not in str(failures[0])
+    successes = [event for event in logins if event["outcome"] == "success"]
+    assert {event["actor_id"] for event in successes} >= {admin.id, plain_user.id}
+    only_plain = await _events(client, admin, actor_id=plain_user.id, action="auth.login")
+    assert {event["actor_id"] for event in only_plain["items"]} == {plain_user.id}
