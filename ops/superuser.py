@@ -7,8 +7,11 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from pydantic import ValidationError
+
 from libkoiki.config import Settings
 from libkoiki.db.engine import create_engine, create_sessionmaker
+from ops.settings import validation_lines
 
 
 class SuperuserError(RuntimeError):
@@ -36,17 +39,24 @@ async def ensure_first_superuser(
     try:
         async with create_sessionmaker(engine)() as session:
             try:
-                _user, created = await ensure_superuser(
-                    session, request.email, request.password, full_name=request.full_name
+                user, created = await ensure_superuser(
+                    session,
+                    request.email,
+                    request.password,
+                    full_name=request.full_name,
+                    settings=settings,
                 )
+            except ValidationError as exc:
+                raise SuperuserError("; ".join(validation_lines(exc)) or str(exc)) from exc
             except ValueError as exc:
-                # The identity service rejects weak passwords and bad e-mail addresses this way.
+                # The identity service rejects weak passwords and existing regular accounts so.
                 raise SuperuserError(str(exc)) from exc
             await session.commit()
+            email = user.email
     finally:
         await engine.dispose()
     if created:
-        print(f"create-superuser: created {request.email}", file=out)
+        print(f"create-superuser: created {email}", file=out)
     else:
-        print(f"create-superuser: {request.email} already exists; left unchanged", file=out)
+        print(f"create-superuser: {email} already exists; left unchanged", file=out)
     return created

@@ -1,0 +1,172 @@
+"""`python -m ops create-superuser`: the account it creates can log in through the real API, a
+re-run changes nothing, and bad input is refused with the reason. Runs on SQLite and, in the
+PostgreSQL pass, on a database of its own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.main import create_app
+from libkoiki.config import Settings
+from tests.ops.support import (
+    STRONG_JWT_SECRET,
+    STRONG_SECRET,
+    ScratchDatabase,
+    ops_env,
+    run_ops,
+)
+
+PASSWORD = "Quiet-Harbour-Lantern-42"
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    base = os.environ.get("KOIKI_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'ops.db'}"
+        return
+    database = ScratchDatabase(base, "su")
+    await database.create()
+    yield database.url
+    await database.drop()
+
+
+@pytest.fixture
+def env(database_url: str, workdir: Path) -> dict[str, str]:
+    values = ops_env(
+        DATABASE_URL=database_url, SECRET_KEY=STRONG_SECRET, JWT_SECRET=STRONG_JWT_SECRET
+    )
+    migrated = run_ops("migrate", env=values, cwd=workdir)
+    assert migrated.returncode == 0, migrated.stderr
+    return values
+
+
+async def _superusers(url: str) -> list[tuple[str, str]]:
+    engine = create_async_engine(Settings(database_url=url).database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT email, hashed_password FROM users WHERE is_superuser")
+            )
+            return [(row[0], row[1]) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def _login(url: str, email: str, password: str) -> httpx.Response:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        app_env="test",
+        database_url=url,
+        secret_key=STRONG_SECRET,
+        jwt_secret=STRONG_JWT_SECRET,
+        rate_limit_enabled=False,
+    )
+    application = create_app(settings)
+    async with (
+        LifespanManager(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as client,
+    ):
+        return await client.post(
+            "/api/v1/auth/login", data={"username": email, "password": password}
+        )
+
+
+async def test_created_superuser_can_log_in_and_rerun_changes_nothing(
+    env: dict[str, str], database_url: str, workdir: Path
+) -> None:
+    created = run_ops(
+        "create-superuser",
+        "--email",
+        "Admin@Example.com",
+        "--full-name",
+        "First Admin",
+        "--password-stdin",
+        env=env,
+        cwd=workdir,
+        stdin=PASSWORD + "\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created admin@example.com" in created.stderr
+    assert PASSWORD not in created.stdout + created.stderr
+    [(email, password_hash)] = await _superusers(database_url)
+    assert email == "admin@example.com"
+    assert PASSWORD not in password_hash
+
+    response = await _login(database_url, "admin@example.com", PASSWORD)
+    assert response.status_code == 200, response.text
+    assert response.json()["access_token"]
+
+    # The entrypoint runs it on every start: an existing superuser keeps its password.
+    again = run_ops(
+        "create-superuser",
+        "--if-configured",
+        env={
+            **env,
+            "FIRST_SUPERUSER_EMAIL": "admin@example.com",
+            "FIRST_SUPERUSER_PASSWORD": "Another-Password-Entirely-7",
+        },
+        cwd=workdir,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "already exists; left unchanged" in again.stderr
+    assert await _superusers(database_url) == [(email, password_hash)]
+
+
+async def test_if_configured_skips_without_settings_and_uses_them_when_set(
+    env: dict[str, str], database_url: str, workdir: Path
+) -> None:
+    skipped = run_ops("create-superuser", "--if-configured", env=env, cwd=workdir)
+    assert skipped.returncode == 0
+    assert "skipped" in skipped.stderr
+    assert await _superusers(database_url) == []
+
+    configured = {
+        **env,
+        "FIRST_SUPERUSER_EMAIL": "root@example.com",
+        "FIRST_SUPERUSER_PASSWORD": PASSWORD,
+    }
+    created = run_ops("create-superuser", "--if-configured", env=configured, cwd=workdir)
+    assert created.returncode == 0, created.stderr
+    assert [e for e, _ in await _superusers(database_url)] == ["root@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "code", "message"),
+    [
+        ("ok@example.com", "short", 1, "at least 8 characters"),
+        ("not-an-email", PASSWORD, 1, "not a valid email address"),
+        ("ok@example.com", "", 2, "no password"),
+    ],
+)
+async def test_bad_input_is_refused_with_the_reason(
+    env: dict[str, str],
+    database_url: str,
+    workdir: Path,
+    email: str,
+    password: str,
+    code: int,
+    message: str,
+) -> None:
+    completed = run_ops(
+        "create-superuser",
+        "--email",
+        email,
+        "--password-stdin",
+        env=env,
+        cwd=workdir,
+        stdin=password + "\n",
+    )
+    assert completed.returncode == code
+    assert message in completed.stderr
+    assert await _superusers(database_url) == []
