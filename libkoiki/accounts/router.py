@@ -29,16 +29,21 @@ from libkoiki.auth.dependencies import CurrentUser, require_permission
 from libkoiki.auth.password_policy import validate_password
 from libkoiki.auth.passwords import hash_password
 from libkoiki.db import SessionDep
+from libkoiki.errors import error_responses
 
-users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
-roles_router = APIRouter(prefix="/api/v1", tags=["roles"])
+COMMON_ERRORS = error_responses(401, 403, 422)
+ONE_USER = error_responses(404)
+ONE_ROLE = error_responses(404)
+
+users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=COMMON_ERRORS)
+roles_router = APIRouter(prefix="/api/v1", tags=["roles"], responses=COMMON_ERRORS)
 
 UserReader = Annotated[User, require_permission("users:read")]
 UserWriter = Annotated[User, require_permission("users:write")]
 RoleManager = Annotated[User, require_permission("roles:manage")]
 
 
-@users_router.patch("/me", response_model=UserMe)
+@users_router.patch("/me", response_model=UserMe, summary="Update your own profile")
 async def update_my_profile(
     data: ProfileUpdate, user: CurrentUser, session: SessionDep, source: AuditSourceDep
 ) -> UserMe:
@@ -46,7 +51,7 @@ async def update_my_profile(
     return UserMe.from_user(updated)
 
 
-@users_router.get("", response_model=Page[UserRead])
+@users_router.get("", response_model=Page[UserRead], summary="List users (users:read)")
 async def list_users(
     _: UserReader,
     session: SessionDep,
@@ -59,12 +64,20 @@ async def list_users(
     return Page[UserRead](items=items, total=total, skip=skip, limit=limit)
 
 
-@users_router.get("/{user_id}", response_model=UserRead)
+@users_router.get(
+    "/{user_id}", response_model=UserRead, summary="Get a user (users:read)", responses=ONE_USER
+)
 async def get_user(user_id: int, _: UserReader, session: SessionDep) -> User:
     return await service.require_user(session, user_id)
 
 
-@users_router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@users_router.post(
+    "",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user (users:write)",
+    responses=error_responses(409),
+)
 async def create_user(
     data: UserCreate,
     actor: UserWriter,
@@ -83,26 +96,42 @@ async def create_user(
     )
 
 
-@users_router.patch("/{user_id}", response_model=UserRead)
+@users_router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    summary="Update a user: name, active flag, superuser flag, roles (users:write)",
+    responses=error_responses(400, 404),
+)
 async def update_user(
     user_id: int, data: UserUpdate, actor: UserWriter, session: SessionDep, source: AuditSourceDep
 ) -> User:
     return await service.update_user(session, actor, user_id, data, source=source)
 
 
-@users_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@users_router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a user, ending their sessions (users:write)",
+    responses=error_responses(400, 404),
+)
 async def delete_user(
     user_id: int, actor: UserWriter, session: SessionDep, source: AuditSourceDep
 ) -> None:
     await service.delete_user(session, actor, user_id, source=source)
 
 
-@roles_router.get("/roles", response_model=list[RoleRead])
+@roles_router.get("/roles", response_model=list[RoleRead], summary="List roles (roles:manage)")
 async def list_roles(_: RoleManager, session: SessionDep) -> list[RoleRead]:
     return [RoleRead.model_validate(role) for role in await service.list_roles(session)]
 
 
-@roles_router.post("/roles", response_model=RoleRead, status_code=status.HTTP_201_CREATED)
+@roles_router.post(
+    "/roles",
+    response_model=RoleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a role (roles:manage)",
+    responses=error_responses(409),
+)
 async def create_role(
     data: RoleCreate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> RoleRead:
@@ -110,12 +139,22 @@ async def create_role(
     return RoleRead.model_validate(role)
 
 
-@roles_router.get("/roles/{role_id}", response_model=RoleRead)
+@roles_router.get(
+    "/roles/{role_id}",
+    response_model=RoleRead,
+    summary="Get a role (roles:manage)",
+    responses=ONE_ROLE,
+)
 async def get_role(role_id: int, _: RoleManager, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.require_role(session, role_id))
 
 
-@roles_router.patch("/roles/{role_id}", response_model=RoleRead)
+@roles_router.patch(
+    "/roles/{role_id}",
+    response_model=RoleRead,
+    summary="Rename or describe a role; built-in roles keep their name (roles:manage)",
+    responses=error_responses(400, 404, 409),
+)
 async def update_role(
     role_id: int, data: RoleUpdate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> RoleRead:
@@ -123,7 +162,12 @@ async def update_role(
     return RoleRead.model_validate(role)
 
 
-@roles_router.put("/roles/{role_id}/permissions", response_model=RoleRead)
+@roles_router.put(
+    "/roles/{role_id}/permissions",
+    response_model=RoleRead,
+    summary="Replace a role's permissions (roles:manage)",
+    responses=ONE_ROLE,
+)
 async def set_role_permissions(
     role_id: int,
     data: RolePermissionsUpdate,
@@ -135,13 +179,20 @@ async def set_role_permissions(
     return RoleRead.model_validate(role)
 
 
-@roles_router.delete("/roles/{role_id}", status_code=status.HTTP_204_NO_CONTENT)
+@roles_router.delete(
+    "/roles/{role_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a role; built-in roles cannot be deleted (roles:manage)",
+    responses=error_responses(400, 404),
+)
 async def delete_role(
     role_id: int, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> None:
     await service.delete_role(session, actor, role_id, source=source)
 
 
-@roles_router.get("/permissions", response_model=list[PermissionRead])
+@roles_router.get(
+    "/permissions", response_model=list[PermissionRead], summary="List permissions (roles:manage)"
+)
 async def list_permissions(_: RoleManager, session: SessionDep) -> list[PermissionRead]:
     return [PermissionRead.model_validate(p) for p in await service.list_permissions(session)]

@@ -13,11 +13,14 @@ from libkoiki.audit.schemas import AuditEventRead
 from libkoiki.audit.service import list_events
 from libkoiki.auth.dependencies import require_permission
 from libkoiki.db import SessionDep
+from libkoiki.errors import error_responses
 
-router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+router = APIRouter(
+    prefix="/api/v1/audit-events", tags=["audit"], responses=error_responses(401, 403, 422)
+)
 
 
-@router.get("", response_model=Page[AuditEventRead])
+@router.get("", response_model=Page[AuditEventRead], summary="Audit events, newest first")
 async def list_audit_events(
     _: Annotated[User, require_permission("audit:read")],
     session: SessionDep,
