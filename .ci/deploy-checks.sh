@@ -84,6 +84,15 @@ prod_requires_secrets() {
     grep -q "POSTGRES_PASSWORD" "$work/err"
 }
 
+workflow_actions_pinned() {
+    # A tag can be moved to other code; only a full commit SHA pins what CI runs.
+    local bad
+    "$VENV_BIN/python" -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' \
+        .github/workflows/*.yml || return 1
+    bad="$(grep -nE '^[[:space:]-]*uses:' .github/workflows/*.yml | grep -vE '@[0-9a-f]{40}([[:space:]]|$)')"
+    [ -z "$bad" ] || { echo "actions not pinned to a commit SHA:"; echo "$bad"; return 1; }
+}
+
 shell_scripts() {
     git ls-files '*.sh' .ci/run 2>/dev/null | sort -u
 }
@@ -96,6 +105,7 @@ check "compose config docker-compose.prod.yml" compose_config docker-compose.pro
 check "prod compose refuses missing secrets" prod_requires_secrets
 check "nginx -t docker/nginx/nginx.conf" nginx_config_test
 check "nginx TLS cipher names exist" tls_cipher_names
+check "workflow YAML parses, actions pinned to SHAs" workflow_actions_pinned
 while IFS= read -r script; do
     [ -f "$script" ] || continue
     check "bash -n $script" bash -n "$script"
