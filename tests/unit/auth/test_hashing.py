@@ -1,0 +1,87 @@
+"""argon2id through pwdlib: correct, off the event loop, bounded, constant work for unknowns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from libkoiki.auth.passwords import PasswordHasher
+
+MEMORY_KIB = 19456
+
+
+def _hasher(concurrency: int = 2, time_cost: int = 2) -> PasswordHasher:
+    return PasswordHasher(memory_kib=MEMORY_KIB, time_cost=time_cost, concurrency=concurrency)
+
+
+async def test_hash_and_verify() -> None:
+    hasher = _hasher()
+    hashed = await hasher.hash("pear-cinnamon-88")
+    assert hashed.startswith(f"$argon2id$v=19$m={MEMORY_KIB},t=2,p=1$")
+    assert await hasher.verify("pear-cinnamon-88", hashed) == (True, None)
+    assert await hasher.verify("pear-cinnamon-89", hashed) == (False, None)
+    assert hashed != await hasher.hash("pear-cinnamon-88")  # salted
+
+
+async def test_a_changed_cost_asks_for_a_rehash_on_success_only() -> None:
+    old = await _hasher(time_cost=2).hash("pear-cinnamon-88")
+    stronger = _hasher(time_cost=3)
+    matches, new_hash = await stronger.verify("pear-cinnamon-88", old)
+    assert matches
+    assert new_hash is not None
+    assert ",t=3," in new_hash
+    assert await stronger.verify("wrong", old) == (False, None)
+
+
+async def test_foreign_or_corrupt_hashes_never_match() -> None:
+    hasher = _hasher()
+    for stored in ("", "plaintext", "$2b$12$abcdefghijklmnopqrstuv", "$argon2id$v=19$broken"):
+        assert await hasher.verify("plaintext", stored) == (False, None)
+
+
+async def test_hashing_leaves_the_event_loop_free_and_respects_the_bound() -> None:
+    hasher = _hasher(concurrency=2)
+    await hasher.hash("warm-up-password")
+    limiter = hasher._capacity()
+    most_borrowed = 0
+    worst_lag = 0.0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal most_borrowed, worst_lag
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.002)
+            worst_lag = max(worst_lag, time.perf_counter() - before - 0.002)
+            most_borrowed = max(most_borrowed, int(limiter.borrowed_tokens))
+
+    watcher = asyncio.create_task(watch())
+    started = time.perf_counter()
+    await asyncio.gather(*(hasher.hash(f"burst-password-{n}") for n in range(12)))
+    elapsed = time.perf_counter() - started
+    done.set()
+    await watcher
+
+    assert most_borrowed == 2
+    # Hashing on the loop would stall it for the whole burst; in threads the loop keeps ticking
+    # (the margin is wide because CI machines are shared and noisy).
+    assert elapsed > 0.1
+    assert worst_lag < elapsed / 3, (worst_lag, elapsed)
+
+
+async def test_an_unknown_account_costs_a_real_verification() -> None:
+    hasher = _hasher()
+    stored = await hasher.hash("pear-cinnamon-88")
+    await hasher.burn("warm-up")
+
+    async def timed(coroutine_factory: object) -> float:
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await coroutine_factory()  # type: ignore[operator]
+            samples.append(time.perf_counter() - started)
+        return sorted(samples)[2]
+
+    wrong = await timed(lambda: hasher.verify("wrong-password-1", stored))
+    unknown = await timed(lambda: hasher.burn("wrong-password-1"))
+    assert 0.4 < unknown / wrong < 2.5, (unknown, wrong)
