@@ -78,4 +78,7 @@ ENTRYPOINT ["docker-entrypoint.sh"]
 
 # --proxy-headers trusts X-Forwarded-* only from the addresses in FORWARDED_ALLOW_IPS (uvicorn
 # reads that variable itself; default here 127.0.0.1). Compose sets it to the proxy network, never "*".
-CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]
+# Keep-alive outlives nginx's upstream keepalive_timeout (60 s), so nginx never reuses a connection
+# uvicorn is closing; on SIGTERM in-flight requests get 20 s (compose stop_grace_period is 30 s).
+CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+     "--no-server-header", "--timeout-keep-alive", "75", "--timeout-graceful-shutdown", "20"]
