@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -280,3 +281,26 @@ async def test_a_non_superuser_admin_cannot_escalate(
     )
     assert allowed.status_code == 200
     assert (await client.get("/api/v1/auth/me", headers=admin.headers)).status_code == 200
+
+
+async def test_concurrent_creates_of_one_address_yield_one_account(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    emails = ["race@example.com", "RACE@example.com", "Race@Example.com", "race@EXAMPLE.COM"]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/users", headers=admin.headers, json={"email": email, "password": PASSWORD}
+            )
+            for email in emails
+        )
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201, 409, 409, 409], [r.text for r in responses]
+    assert all(
+        response.json()["code"] == "email_taken"
+        for response in responses
+        if response.status_code == 409
+    )
+    listing = await client.get("/api/v1/users", headers=admin.headers, params={"q": "race@"})
+    assert listing.json()["total"] == 1
