@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from libkoiki.accounts import service
 from libkoiki.accounts.models import User
@@ -25,7 +25,7 @@ from libkoiki.accounts.schemas import (
     UserUpdate,
 )
 from libkoiki.audit.service import AuditSourceDep
-from libkoiki.auth.dependencies import CurrentUser, require_permission
+from libkoiki.auth.dependencies import CurrentUser, SettingsDep, require_permission
 from libkoiki.auth.password_policy import validate_password
 from libkoiki.auth.passwords import hash_password
 from libkoiki.db import SessionDep
@@ -83,9 +83,8 @@ async def create_user(
     actor: UserWriter,
     session: SessionDep,
     source: AuditSourceDep,
-    request: Request,
+    settings: SettingsDep,
 ) -> User:
-    settings = request.app.state.settings
     try:
         validate_password(data.password, email=data.email, min_length=settings.password_min_length)
     except ValueError as exc:
