@@ -41,5 +41,7 @@ export function useLoader<T>(load: () => Promise<T>) {
   }, [load, version, m])
 
   const reload = useCallback(() => setVersion((v) => v + 1), [])
-  return { data, problem, reload }
+  /** Change the loaded data in place (an optimistic update) until the next reload. */
+  const update = useCallback((change: (current: T) => T) => setData((current) => (current === null ? current : change(current))), [])
+  return { data, problem, reload, update }
 }

@@ -253,6 +253,8 @@ export const en: Messages = {
     tooLong: 'Use at most {max} characters.',
     mismatch: 'The passwords do not match.',
     samePassword: 'Choose a password different from the current one.',
+    passwordCommon: 'This password is too common and easy to guess. Choose another one.',
+    passwordHasEmail: 'The password must not contain your email address.',
     date: 'Enter a valid date.',
     number: 'Enter a number.',
     invalid: 'Invalid value ({detail}).',

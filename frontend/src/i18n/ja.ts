@@ -252,6 +252,8 @@ export const ja = {
     tooLong: '{max}文字以内で入力してください。',
     mismatch: 'パスワードが一致しません。',
     samePassword: '現在のパスワードと異なるパスワードを入力してください。',
+    passwordCommon: 'よく使われていて推測されやすいパスワードです。別のパスワードにしてください。',
+    passwordHasEmail: 'パスワードにメールアドレスを含めないでください。',
     date: '日付の形式が正しくありません。',
     number: '数値を入力してください。',
     invalid: '入力内容が正しくありません（{detail}）。',

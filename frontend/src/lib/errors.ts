@@ -99,6 +99,10 @@ export function validationMessage(item: ValidationItem, m: Messages): string {
   }
   const atLeast = /at least (\d+) characters/i.exec(raw)
   if (atLeast) return format(m.validation.tooShort, { min: atLeast[1] ?? '' })
+  const atMost = /at most (\d+) characters/i.exec(raw)
+  if (atMost) return format(m.validation.tooLong, { max: atMost[1] ?? '' })
+  if (/too common/i.test(raw)) return m.validation.passwordCommon
+  if (/must not contain the email/i.test(raw)) return m.validation.passwordHasEmail
   if (/email/i.test(raw) && /valid|not a valid|invalid/i.test(raw)) return m.validation.email
   return format(m.validation.invalid, { detail: raw })
 }

@@ -4,8 +4,10 @@ export type FieldErrors = Record<string, string>
 
 // The API's default PASSWORD_MIN_LENGTH; the API stays the judge of its other rules.
 export const PASSWORD_MIN_LENGTH = 8
-export const TODO_TITLE_MAX = 200
-export const TODO_DESCRIPTION_MAX = 2000
+// The API's limits (app/todos/models.py), checked here too so the message comes at once.
+export const TODO_TITLE_MAX = 255
+export const TODO_DESCRIPTION_MAX = 10_000
+export const PASSWORD_MAX_LENGTH = 128
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 export function checkEmail(value: string, m: Messages): string | null {
@@ -15,7 +17,9 @@ export function checkEmail(value: string, m: Messages): string | null {
 
 export function checkNewPassword(value: string, m: Messages): string | null {
   if (!value) return m.validation.required
-  return value.length < PASSWORD_MIN_LENGTH ? format(m.validation.tooShort, { min: PASSWORD_MIN_LENGTH }) : null
+  if (value.length < PASSWORD_MIN_LENGTH) return format(m.validation.tooShort, { min: PASSWORD_MIN_LENGTH })
+  if (value.length > PASSWORD_MAX_LENGTH) return format(m.validation.tooLong, { max: PASSWORD_MAX_LENGTH })
+  return null
 }
 
 function collect(entries: Record<string, string | null>): FieldErrors {

@@ -66,7 +66,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     ])
     return { list, openCount: open.total }
   }, [query])
-  const { data, problem: loadError, reload } = useLoader(fetchTodos)
+  const { data, problem: loadError, reload, update } = useLoader(fetchTodos)
   const page = data?.list ?? null
   const openCount = data?.openCount ?? null
 
@@ -87,12 +87,23 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
   }
 
   async function toggle(todo: Todo) {
+    // Tick the box at once; the reload that follows brings the list and counts in line.
+    update((current) => ({
+      ...current,
+      list: {
+        ...current.list,
+        items: current.list.items.map((item) =>
+          item.id === todo.id ? { ...item, is_completed: !todo.is_completed } : item,
+        ),
+      },
+    }))
     try {
       await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: { is_completed: !todo.is_completed } })
       showToast(todo.is_completed ? m.todos.reopened : m.todos.completed)
-      reload()
     } catch (error) {
       showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+    } finally {
+      reload()
     }
   }
 

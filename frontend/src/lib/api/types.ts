@@ -1,57 +1,21 @@
-// Provisional: replaced by aliases of the generated schema once the API serves openapi.json.
-export interface User {
-  id: number
-  email: string
-  full_name: string | null
-  is_active: boolean
-  is_superuser: boolean
-  created_at: string
-  updated_at: string
-  roles: string[]
-}
-export interface UserMe extends User {
-  permissions: string[]
-}
-export interface Todo {
-  id: number
-  title: string
-  description: string | null
-  is_completed: boolean
-  due_date: string | null
-  owner_id: number
-  created_at: string
-  updated_at: string
-}
-export interface Session {
-  id: string
-  created_at: string
-  last_used_at: string | null
-  expires_at: string
-  user_agent: string | null
-  ip: string | null
-  current: boolean
-}
-export interface Role {
-  id: number
-  name: string
-  description: string | null
-  permissions: string[]
-  is_builtin: boolean
-}
-export interface AuditEvent {
-  id: number
-  occurred_at: string
-  actor_id: number | null
-  actor_email: string | null
-  action: string
-  outcome: 'success' | 'failure'
-  target_type: string | null
-  target_id: string | null
-  ip: string | null
-  user_agent: string | null
-  request_id: string | null
-  details: Record<string, unknown>
-}
+// Names for the API's schemas, all taken from the generated schema.d.ts (npm run gen:api),
+// so a change in the backend shows up here as a type error, not as a runtime surprise.
+import type { components } from './schema'
+
+type Schemas = components['schemas']
+
+export type User = Schemas['UserRead']
+export type UserMe = Schemas['UserMe']
+export type Todo = Schemas['TodoRead']
+export type TodoCreate = Schemas['TodoCreate']
+export type TodoUpdate = Schemas['TodoUpdate']
+export type Session = Schemas['SessionRead']
+export type Role = Schemas['RoleRead']
+export type AuditEvent = Schemas['AuditEventRead']
+export type TokenPair = Schemas['TokenPair']
+export type ErrorBody = Schemas['ErrorBody']
+
+/** The API's list envelope; every Page_X_ schema has this shape. */
 export interface Page<T> {
   items: T[]
   total: number

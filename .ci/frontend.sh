@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Frontend CI: npm ci, lint, typecheck, unit tests, API type drift, production build, then the
+# Playwright suite against the built frontend and a real API on PostgreSQL + Redis.
+# Called by .ci/run from the repository root with E2E_DATABASE_URL (an empty database) and
+# E2E_REDIS_URL set; .venv must exist. Prints "frontend: N passed, N failed" last.
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+: "${E2E_DATABASE_URL:?E2E_DATABASE_URL must name an empty PostgreSQL database}"
+: "${E2E_REDIS_URL:?E2E_REDIS_URL must name a Redis database}"
+
+export NEXT_TELEMETRY_DISABLED=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+WORK=$(mktemp -d)
+PIDS=()
+UNIT_PASSED=0 UNIT_FAILED=0 E2E_PASSED=0 E2E_FAILED=0
+
+stop_all() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+
+summary() {
+  local status=$?
+  stop_all
+  if [ "$status" -ne 0 ] && [ $((UNIT_FAILED + E2E_FAILED)) -eq 0 ]; then
+    # A step other than the test runners failed (lint, build, start-up): count it as a failure.
+    UNIT_FAILED=$((UNIT_FAILED + 1))
+  fi
+  echo "frontend: $((UNIT_PASSED + E2E_PASSED)) passed, $((UNIT_FAILED + E2E_FAILED)) failed"
+  exit "$status"
+}
+trap summary EXIT
+
+step() { printf '\n---- frontend: %s\n' "$*"; }
+
+free_port() {
+  "$ROOT/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # url, what, log file, pid
+  local _
+  for _ in $(seq 120); do
+    if curl -fsS -o /dev/null "$1"; then return 0; fi
+    if ! kill -0 "$4" 2>/dev/null; then
+      echo "$2 exited during start-up:" >&2
+      tail -n 40 "$3" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "$2 did not answer at $1 in 60 s:" >&2
+  tail -n 40 "$3" >&2
+  return 1
+}
+
+step "browser"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+fi
+/usr/bin/chromium --version 2>/dev/null | head -n 1
+
+cd "$ROOT/frontend"
+step "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+step "lint"
+npm run --silent lint
+
+step "typecheck"
+npm run --silent typecheck
+
+step "unit tests"
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile="$WORK/vitest.json"
+unit_status=$?
+set -e
+if [ -f "$WORK/vitest.json" ]; then
+  read -r UNIT_PASSED UNIT_FAILED < <(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(r.numPassedTests, r.numFailedTests)' "$WORK/vitest.json")
+fi
+[ "$unit_status" -eq 0 ]
+
+step "API types drift (npm run check:api)"
+npm run --silent check:api
+
+step "build"
+build_start=$(date +%s)
+npm run --silent build
+echo "build: $(( $(date +%s) - build_start )) s; client JS: $(du -sk .next/static | cut -f1) KiB"
+# The standalone server (what the Docker image runs) serves static files from its own tree.
+cp -r .next/static .next/standalone/.next/static
+if [ -d public ]; then cp -r public .next/standalone/public; fi
+
+step "start the API and the frontend"
+API_PORT=$(free_port)
+WEB_PORT=$(free_port)
+export E2E_API_URL="http://127.0.0.1:$API_PORT"
+export E2E_BASE_URL="http://localhost:$WEB_PORT"
+export E2E_ADMIN_EMAIL="e2e-admin@example.com"
+export E2E_ADMIN_PASSWORD="Koiki-Ops-Secret-$(date +%s)"
+api_env=(
+  APP_ENV=test
+  DATABASE_URL="$E2E_DATABASE_URL"
+  REDIS_URL="$E2E_REDIS_URL"
+  REDIS_KEY_PREFIX="koiki-fe-e2e-$$:"
+  RATE_LIMIT_STRATEGY=redis
+  FRONTEND_URL="$E2E_BASE_URL"
+  LOG_LEVEL=WARNING
+)
+cd "$ROOT"
+env "${api_env[@]}" .venv/bin/alembic upgrade head
+printf '%s' "$E2E_ADMIN_PASSWORD" \
+  | env "${api_env[@]}" .venv/bin/python -m ops create-superuser --email "$E2E_ADMIN_EMAIL" --password-stdin
+env "${api_env[@]}" .venv/bin/uvicorn main:app --host 127.0.0.1 --port "$API_PORT" >"$WORK/api.log" 2>&1 &
+PIDS+=($!)
+wait_for "$E2E_API_URL/health/ready" "API" "$WORK/api.log" "${PIDS[-1]}"
+
+cd "$ROOT/frontend/.next/standalone"
+env NODE_ENV=production PORT="$WEB_PORT" HOSTNAME=127.0.0.1 NEXT_PUBLIC_API_URL="$E2E_API_URL" \
+  NEXT_PUBLIC_API_PREFIX=/api/v1 node server.js >"$WORK/web.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$WEB_PORT/api/health" "frontend" "$WORK/web.log" "${PIDS[-1]}"
+
+step "end-to-end (Playwright, Debian Chromium)"
+cd "$ROOT/frontend"
+mkdir -p e2e/screenshots
+set +e
+npx playwright test
+e2e_status=$?
+set -e
+if [ -f e2e/.results.json ]; then
+  read -r E2E_PASSED E2E_FAILED < <(node -e '
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stats;
+    console.log(s.expected + s.flaky, s.unexpected)' e2e/.results.json)
+fi
+if [ "$e2e_status" -ne 0 ]; then
+  echo "--- API log (tail)"; tail -n 60 "$WORK/api.log"
+  echo "--- frontend log (tail)"; tail -n 60 "$WORK/web.log"
+fi
+echo "screenshots: frontend/e2e/screenshots/"
+[ "$e2e_status" -eq 0 ]

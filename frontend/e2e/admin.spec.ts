@@ -1,0 +1,82 @@
+import { expect } from '@playwright/test'
+import { ADMIN_EMAIL, ADMIN_PASSWORD, formError, login, newVisitor, registerViaApi, SCREENSHOTS, test, uniqueEmail, useEnglish } from './helpers'
+
+const password = 'Koiki-member-pass-1'
+
+test('a regular user sees no admin area', async ({ page, context }) => {
+  const email = uniqueEmail('member')
+  await registerViaApi(email, password)
+  await useEnglish(context)
+  await login(page, email, password)
+  const nav = page.getByRole('navigation', { name: 'Main menu' })
+  await expect(nav.getByRole('link', { name: 'Tasks' })).toBeVisible()
+  await expect(nav.getByRole('link', { name: 'Users' })).toHaveCount(0)
+  await expect(nav.getByRole('link', { name: 'Audit log' })).toHaveCount(0)
+  await page.goto('/admin/users')
+  await expect(page.getByRole('heading', { name: 'Access denied' })).toBeVisible()
+  const api = await page.request.get('/api/bff/users')
+  expect(api.status()).toBe(403)
+})
+
+test('an administrator manages users and reads the audit log', async ({ page, context, browser }) => {
+  const member = uniqueEmail('managed')
+  await registerViaApi(member, password, 'Managed Member')
+  await useEnglish(context)
+  await login(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+  await page.getByRole('navigation', { name: 'Main menu' }).getByRole('link', { name: 'Users' }).click()
+  await expect(page.getByRole('heading', { name: 'Users', level: 1 })).toBeVisible()
+  await page.getByLabel('Search users').fill(member)
+  const row = page.getByTestId('user-row').filter({ hasText: member })
+  await expect(page.getByTestId('user-row')).toHaveCount(1)
+  await expect(row).toContainText('Active')
+  await page.screenshot({ path: `${SCREENSHOTS}/admin-users.png`, fullPage: true })
+
+  // Deactivate: the member can no longer sign in.
+  await row.getByRole('button', { name: `Deactivate ${member}` }).click()
+  await expect(row).toContainText('Inactive')
+  const other = await newVisitor(browser)
+  await useEnglish(other)
+  const memberPage = await other.newPage()
+  await memberPage.goto('/login')
+  await memberPage.getByLabel('Email').fill(member)
+  await memberPage.getByLabel('Password', { exact: true }).fill(password)
+  await memberPage.getByRole('button', { name: 'Log in' }).click()
+  await expect(formError(memberPage)).toContainText('Incorrect email or password.')
+
+  await row.getByRole('button', { name: `Activate ${member}` }).click()
+  await expect(row).toContainText('Active')
+  await memberPage.getByRole('button', { name: 'Log in' }).click()
+  await expect(memberPage).toHaveURL(/\/todos/)
+
+  // Grant the admin role: after a reload the member sees the admin area.
+  await row.getByRole('button', { name: `Edit roles of ${member}` }).click()
+  const dialog = page.getByRole('dialog', { name: `Roles of ${member}` })
+  await dialog.getByRole('checkbox', { name: /admin/ }).check()
+  await dialog.getByRole('button', { name: 'Save roles' }).click()
+  await expect(dialog).toBeHidden()
+  await expect(row).toContainText('admin')
+  await memberPage.reload()
+  await expect(memberPage.getByRole('navigation', { name: 'Main menu' }).getByRole('link', { name: 'Users' })).toBeVisible()
+  await other.close()
+
+  // The audit log recorded all of it.
+  await page.getByRole('navigation', { name: 'Main menu' }).getByRole('link', { name: 'Audit log' }).click()
+  await expect(page.getByRole('heading', { name: 'Audit log', level: 1 })).toBeVisible()
+  await expect(page.getByTestId('audit-row').first()).toBeVisible()
+  await page.getByLabel('Action').selectOption('user.update')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await expect(page.getByTestId('audit-row').filter({ hasNotText: 'user.update' })).toHaveCount(0)
+  // Deactivate, activate and the role change: three updates by the administrator.
+  await expect(page.getByTestId('audit-row')).toHaveCount(3)
+  await expect(page.getByTestId('audit-row').first()).toContainText(ADMIN_EMAIL)
+  await page.getByLabel('Action').selectOption('auth.login')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await expect(page.getByTestId('audit-row').filter({ hasNotText: 'auth.login' })).toHaveCount(0)
+  // The member's refused sign-in while deactivated is on record.
+  await expect(page.getByTestId('audit-row').filter({ hasText: 'Failure' }).first()).toBeVisible()
+  await page.screenshot({ path: `${SCREENSHOTS}/admin-audit.png`, fullPage: true })
+  await page.getByLabel('Actor user ID').fill('abc')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await expect(page.getByText('Enter a number.')).toBeVisible()
+})

@@ -1,0 +1,76 @@
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
+
+export const API_URL = process.env.E2E_API_URL ?? 'http://127.0.0.1:8000'
+export const BASE_URL = process.env.E2E_BASE_URL ?? 'http://localhost:3000'
+export const ADMIN_EMAIL = process.env.E2E_ADMIN_EMAIL ?? 'admin@example.com'
+export const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD ?? 'change-me-admin-password'
+export const SCREENSHOTS = 'e2e/screenshots'
+
+/**
+ * Each browser context plays a different visitor behind the reverse proxy: a client address
+ * of its own in X-Forwarded-For, which the BFF passes on and the API (trusting loopback as a
+ * proxy) uses for its per-IP rate limits and the session list. Without it, every test would
+ * share one address and trip the login and register limits meant for a single client.
+ */
+export function visitorIp(): string {
+  const part = () => 1 + Math.floor(Math.random() * 250)
+  return `10.${part()}.${part()}.${part()}`
+}
+
+export const test = base.extend({
+  context: async ({ context }, provide) => {
+    await context.setExtraHTTPHeaders({ 'X-Forwarded-For': visitorIp() })
+    await provide(context)
+  },
+})
+
+type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>
+
+export async function newVisitor(browser: Browser, storageState?: StorageState): Promise<BrowserContext> {
+  return browser.newContext({ storageState, extraHTTPHeaders: { 'X-Forwarded-For': visitorIp() } })
+}
+
+let counter = 0
+/** A fresh address per test run, so the suite can run twice against one database. */
+export function uniqueEmail(label: string): string {
+  counter += 1
+  return `${label}-${Date.now().toString(36)}-${counter}@example.com`
+}
+
+/** Show the UI in English (the default is Japanese; the i18n spec covers that). */
+export async function useEnglish(context: BrowserContext): Promise<void> {
+  await context.addCookies([{ name: 'koiki_locale', value: 'en', url: BASE_URL }])
+}
+
+/** Create an account straight through the API (setup for tests about something else). */
+export async function registerViaApi(email: string, password: string, fullName?: string): Promise<void> {
+  const response = await fetch(`${API_URL}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': visitorIp() },
+    body: JSON.stringify({ email, password, full_name: fullName ?? null }),
+  })
+  expect(response.status, await response.clone().text()).toBe(201)
+}
+
+/** The error message of a form (Next.js adds an empty role=alert route announcer of its own). */
+export function formError(page: Page) {
+  return page.locator('.alert[role="alert"]')
+}
+
+export async function login(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/login')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page).toHaveURL(/\/todos/)
+  await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible()
+}
+
+export async function sessionCookies(context: BrowserContext) {
+  const cookies = await context.cookies()
+  return {
+    access: cookies.find((c) => c.name.endsWith('koiki_at')),
+    refresh: cookies.find((c) => c.name.endsWith('koiki_rt')),
+    csrf: cookies.find((c) => c.name.endsWith('koiki_csrf')),
+  }
+}
