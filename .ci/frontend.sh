@@ -95,9 +95,6 @@ step "build"
 build_start=$(date +%s)
 npm run --silent build
 echo "build: $(( $(date +%s) - build_start )) s; client JS: $(du -sk .next/static | cut -f1) KiB"
-# The standalone server (what the Docker image runs) serves static files from its own tree.
-cp -r .next/static .next/standalone/.next/static
-if [ -d public ]; then cp -r public .next/standalone/public; fi
 
 step "start the API and the frontend"
 API_PORT=$(free_port)

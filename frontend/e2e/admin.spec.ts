@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { ADMIN_EMAIL, ADMIN_PASSWORD, formError, login, newVisitor, registerViaApi, SCREENSHOTS, test, uniqueEmail, useEnglish } from './helpers'
+import { ADMIN_EMAIL, ADMIN_PASSWORD, formError, login, newVisitor, registerViaApi, screenshot, test, uniqueEmail, useEnglish } from './helpers'
 
 const password = 'Koiki-member-pass-1'
 
@@ -30,7 +30,7 @@ test('an administrator manages users and reads the audit log', async ({ page, co
   const row = page.getByTestId('user-row').filter({ hasText: member })
   await expect(page.getByTestId('user-row')).toHaveCount(1)
   await expect(row).toContainText('Active')
-  await page.screenshot({ path: `${SCREENSHOTS}/admin-users.png`, fullPage: true })
+  await screenshot(page, 'admin-users')
 
   // Deactivate: the member can no longer sign in.
   await row.getByRole('button', { name: `Deactivate ${member}` }).click()
@@ -75,7 +75,7 @@ test('an administrator manages users and reads the audit log', async ({ page, co
   await expect(page.getByTestId('audit-row').filter({ hasNotText: 'auth.login' })).toHaveCount(0)
   // The member's refused sign-in while deactivated is on record.
   await expect(page.getByTestId('audit-row').filter({ hasText: 'Failure' }).first()).toBeVisible()
-  await page.screenshot({ path: `${SCREENSHOTS}/admin-audit.png`, fullPage: true })
+  await screenshot(page, 'admin-audit')
   await page.getByLabel('Actor user ID').fill('abc')
   await page.getByRole('button', { name: 'Apply' }).click()
   await expect(page.getByText('Enter a number.')).toBeVisible()

@@ -6,6 +6,12 @@ export const ADMIN_EMAIL = process.env.E2E_ADMIN_EMAIL ?? 'admin@example.com'
 export const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD ?? 'change-me-admin-password'
 export const SCREENSHOTS = 'e2e/screenshots'
 
+/** A full-page screenshot for the docs: from the top, without passing toasts. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0))
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true, style: '.toast-region { display: none; }' })
+}
+
 /**
  * Each browser context plays a different visitor behind the reverse proxy: a client address
  * of its own in X-Forwarded-For, which the BFF passes on and the API (trusting loopback as a

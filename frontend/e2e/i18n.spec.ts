@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { SCREENSHOTS, registerViaApi, test, uniqueEmail } from './helpers'
+import { registerViaApi, screenshot, test, uniqueEmail } from './helpers'
 
 test('Japanese by default, English on request, and the choice sticks', async ({ page }) => {
   const email = uniqueEmail('lang')
@@ -12,7 +12,7 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await page.getByLabel('メールアドレス').fill('bad')
   await page.getByRole('button', { name: 'ログイン' }).click()
   await expect(page.getByText('有効なメールアドレスを入力してください。')).toBeVisible()
-  await page.screenshot({ path: `${SCREENSHOTS}/login-ja.png`, fullPage: true })
+  await screenshot(page, 'login-ja')
 
   await page.getByLabel('表示言語').selectOption('en')
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
@@ -32,5 +32,5 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await page.getByRole('button', { name: '追加', exact: true }).click()
   await expect(page.getByTestId('todo-item')).toContainText('日本語のタスク')
   await expect(page.getByText('1 件の未完了タスク')).toBeVisible()
-  await page.screenshot({ path: `${SCREENSHOTS}/todos-ja.png`, fullPage: true })
+  await screenshot(page, 'todos-ja')
 })

@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { formError, login, newVisitor, SCREENSHOTS, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
+import { formError, login, newVisitor, screenshot, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
 
 // The whole life of one account, in order: each step needs the state the previous one left.
 test.describe.configure({ mode: 'serial' })
@@ -67,8 +67,8 @@ test('create, edit, complete, search and delete todos', async ({ page, context }
   await expect(page.getByText('This field is required.')).toBeVisible()
   await expect(title).toBeFocused()
 
-  const tomorrow = new Date(Date.now() + 86_400_000)
-  const due = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}`
+  const soon = new Date(Date.now() + 3 * 86_400_000)
+  const due = soon.toISOString().slice(0, 10)
   const add = async (text: string, description = '', dueDate = '') => {
     await title.fill(text)
     if (description) await page.getByLabel('Description').fill(description)
@@ -106,7 +106,7 @@ test('create, edit, complete, search and delete todos', async ({ page, context }
   await expect(page.getByTestId('todo-item')).toHaveCount(3)
   await page.getByRole('button', { name: 'All', exact: true }).click()
   await expect(page.getByTestId('todo-item')).toHaveCount(4)
-  await page.screenshot({ path: `${SCREENSHOTS}/todos.png`, fullPage: true })
+  await screenshot(page, 'todos')
 
   // Search.
   await page.getByLabel('Search tasks').fill('report')
@@ -171,7 +171,7 @@ test('edit the profile and change the password', async ({ page, context }) => {
   // This session survives its own password change.
   await page.reload()
   await expect(page.getByRole('heading', { name: 'Profile', level: 1 })).toBeVisible()
-  await page.screenshot({ path: `${SCREENSHOTS}/profile.png`, fullPage: true })
+  await screenshot(page, 'profile')
 })
 
 test('log out, and the old session no longer works', async ({ page, context, browser }) => {

@@ -21,7 +21,7 @@ function Label({ htmlFor, label, optional }: { htmlFor: string; label: string; o
   return (
     <label className="label" htmlFor={htmlFor}>
       {label}
-      {optional ? <span className="optional">（{m.common.optional}）</span> : null}
+      {optional ? <span className="optional">{m.common.optional}</span> : null}
     </label>
   )
 }

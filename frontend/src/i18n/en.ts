@@ -36,7 +36,7 @@ export const en: Messages = {
     pageInfo: '{from}–{to} of {total}',
     search: 'Search',
     clear: 'Clear',
-    optional: 'optional',
+    optional: '(optional)',
     required: 'required',
     yes: 'Yes',
     no: 'No',

@@ -35,7 +35,7 @@ export const ja = {
     pageInfo: '{from}–{to} 件目 / 全 {total} 件',
     search: '検索',
     clear: 'クリア',
-    optional: '任意',
+    optional: '（任意）',
     required: '必須',
     yes: 'はい',
     no: 'いいえ',
