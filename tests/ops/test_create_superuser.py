@@ -28,7 +28,7 @@ PASSWORD = "Quiet-Harbour-Lantern-42"
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+async def ops_database_url(tmp_path: Path) -> AsyncIterator[str]:
     base = os.environ.get("KOIKI_TEST_DATABASE_URL")
     if not base:
         yield f"sqlite:///{tmp_path / 'ops.db'}"
@@ -40,9 +40,9 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def env(database_url: str, workdir: Path) -> dict[str, str]:
+def env(ops_database_url: str, workdir: Path) -> dict[str, str]:
     values = ops_env(
-        DATABASE_URL=database_url, SECRET_KEY=STRONG_SECRET, JWT_SECRET=STRONG_JWT_SECRET
+        DATABASE_URL=ops_database_url, SECRET_KEY=STRONG_SECRET, JWT_SECRET=STRONG_JWT_SECRET
     )
     migrated = run_ops("migrate", env=values, cwd=workdir)
     assert migrated.returncode == 0, migrated.stderr
@@ -83,7 +83,7 @@ async def _login(url: str, email: str, password: str) -> httpx.Response:
 
 
 async def test_created_superuser_can_log_in_and_rerun_changes_nothing(
-    env: dict[str, str], database_url: str, workdir: Path
+    env: dict[str, str], ops_database_url: str, workdir: Path
 ) -> None:
     created = run_ops(
         "create-superuser",
@@ -99,11 +99,11 @@ async def test_created_superuser_can_log_in_and_rerun_changes_nothing(
     assert created.returncode == 0, created.stderr
     assert "created admin@example.com" in created.stderr
     assert PASSWORD not in created.stdout + created.stderr
-    [(email, password_hash)] = await _superusers(database_url)
+    [(email, password_hash)] = await _superusers(ops_database_url)
     assert email == "admin@example.com"
     assert PASSWORD not in password_hash
 
-    response = await _login(database_url, "admin@example.com", PASSWORD)
+    response = await _login(ops_database_url, "admin@example.com", PASSWORD)
     assert response.status_code == 200, response.text
     assert response.json()["access_token"]
 
@@ -120,16 +120,16 @@ async def test_created_superuser_can_log_in_and_rerun_changes_nothing(
     )
     assert again.returncode == 0, again.stderr
     assert "already exists; left unchanged" in again.stderr
-    assert await _superusers(database_url) == [(email, password_hash)]
+    assert await _superusers(ops_database_url) == [(email, password_hash)]
 
 
 async def test_if_configured_skips_without_settings_and_uses_them_when_set(
-    env: dict[str, str], database_url: str, workdir: Path
+    env: dict[str, str], ops_database_url: str, workdir: Path
 ) -> None:
     skipped = run_ops("create-superuser", "--if-configured", env=env, cwd=workdir)
     assert skipped.returncode == 0
     assert "skipped" in skipped.stderr
-    assert await _superusers(database_url) == []
+    assert await _superusers(ops_database_url) == []
 
     configured = {
         **env,
@@ -138,7 +138,7 @@ async def test_if_configured_skips_without_settings_and_uses_them_when_set(
     }
     created = run_ops("create-superuser", "--if-configured", env=configured, cwd=workdir)
     assert created.returncode == 0, created.stderr
-    assert [e for e, _ in await _superusers(database_url)] == ["root@example.com"]
+    assert [e for e, _ in await _superusers(ops_database_url)] == ["root@example.com"]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ async def test_if_configured_skips_without_settings_and_uses_them_when_set(
 )
 async def test_bad_input_is_refused_with_the_reason(
     env: dict[str, str],
-    database_url: str,
+    ops_database_url: str,
     workdir: Path,
     email: str,
     password: str,
@@ -169,4 +169,4 @@ async def test_bad_input_is_refused_with_the_reason(
     )
     assert completed.returncode == code
     assert message in completed.stderr
-    assert await _superusers(database_url) == []
+    assert await _superusers(ops_database_url) == []
