@@ -37,8 +37,18 @@ ensure_nginx() {
     # A fresh CI machine has no nginx: install it (Debian's package; services are not started).
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "nginx not found: installing it with apt-get" >&2
+        # The package would start a system nginx on port 80 of every interface; a policy-rc.d
+        # that denies service starts keeps the install passive (removed again if it was ours).
+        local own_policy=0 status=0
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod 0755 /usr/sbin/policy-rc.d
+            own_policy=1
+        fi
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) \
-            >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; return 1; }
+            >"$work/apt.log" 2>&1 || status=1
+        [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+        [ "$status" = 0 ] || { cat "$work/apt.log" >&2; return 1; }
         command -v nginx >/dev/null 2>&1
     else
         echo "nginx is not installed (apt-get install nginx)" >&2
