@@ -216,6 +216,11 @@ async def test_admin_cannot_lock_themselves_out(client: httpx.AsyncClient, admin
     )
     assert deactivate.status_code == 400
     assert deactivate.json()["code"] == "cannot_deactivate_self"
+    demote = await client.patch(
+        f"/api/v1/users/{admin.id}", headers=admin.headers, json={"is_superuser": False}
+    )
+    assert demote.status_code == 400
+    assert demote.json()["code"] == "cannot_demote_self"
     assert (await client.get("/api/v1/auth/me", headers=admin.headers)).status_code == 200
 
 
