@@ -224,3 +224,16 @@ async def test_another_users_session_cannot_be_ended(client: httpx.AsyncClient) 
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
     assert (await _me(client, owner)).status_code == 200
+
+
+async def test_revocation_holds_while_redis_is_down(
+    client: httpx.AsyncClient, make_client: ClientFactory
+) -> None:
+    # Revocation lives in the database only, so a dead Redis (nothing listens on port 1) cannot
+    # make a replica accept a revoked token.
+    user = await register_and_login(client)
+    async with make_client(redis_url="redis://127.0.0.1:1/0", rate_limit_enabled=False) as replica:
+        assert (await _me(replica, user)).status_code == 200
+        assert (await replica.post(f"{AUTH}/logout", headers=user.headers)).status_code == 204
+        assert (await _me(replica, user)).status_code == 401
+    assert (await _me(client, user)).status_code == 401
