@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -237,3 +238,17 @@ async def test_revocation_holds_while_redis_is_down(
         assert (await replica.post(f"{AUTH}/logout", headers=user.headers)).status_code == 204
         assert (await _me(replica, user)).status_code == 401
     assert (await _me(client, user)).status_code == 401
+
+
+async def test_two_concurrent_refreshes_with_one_token_cannot_both_win(
+    client: httpx.AsyncClient,
+) -> None:
+    # Two holders racing with the same token: exactly one exchange succeeds, the other is the
+    # reuse, and the session ends (clients must serialise their refreshes).
+    user = await register_and_login(client)
+    first, second = await asyncio.gather(
+        _refresh(client, user.refresh_token), _refresh(client, user.refresh_token)
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 401]
+    winner = first if first.status_code == 200 else second
+    assert (await _refresh(client, winner.json()["refresh_token"])).status_code == 401
