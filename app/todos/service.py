@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.todos.models import Todo
 from app.todos.schemas import TodoCreate, TodoFilters, TodoReplace, TodoUpdate
 from libkoiki.accounts.models import User
+from libkoiki.db.query import contains_text
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.pagination import PageParams, paginate
 
@@ -18,11 +19,6 @@ _SORT_COLUMNS = {
     "due_date": Todo.due_date,
     "title": Todo.title,
 }
-
-
-def escape_like(text: str) -> str:
-    """The user's text matched literally: `%` and `_` are not wildcards to them."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _list_statement(user: User, filters: TodoFilters) -> Select[tuple[Todo]]:
@@ -39,12 +35,7 @@ def _list_statement(user: User, filters: TodoFilters) -> Select[tuple[Todo]]:
     if filters.is_completed is not None:
         statement = statement.where(Todo.is_completed.is_(filters.is_completed))
     if filters.q:
-        pattern = f"%{escape_like(filters.q)}%"
-        statement = statement.where(
-            or_(
-                Todo.title.ilike(pattern, escape="\\"), Todo.description.ilike(pattern, escape="\\")
-            )
-        )
+        statement = statement.where(contains_text(filters.q, Todo.title, Todo.description))
     if filters.due_before is not None:
         statement = statement.where(Todo.due_date < filters.due_before)
     if filters.due_after is not None:

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, status
 from libkoiki.accounts import service
 from libkoiki.accounts.models import User
 from libkoiki.accounts.schemas import (
-    Page,
     PermissionRead,
     ProfileUpdate,
     RoleCreate,
@@ -30,6 +29,7 @@ from libkoiki.auth.password_policy import validate_password
 from libkoiki.auth.passwords import hash_password
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
+from libkoiki.pagination import Page, PageParamsDep
 
 COMMON_ERRORS = error_responses(401, 403, 422)
 ONE_USER = error_responses(404)
@@ -55,13 +55,12 @@ async def update_my_profile(
 async def list_users(
     _: UserReader,
     session: SessionDep,
+    page: PageParamsDep,
     q: Annotated[str | None, Query(max_length=320, description="Searches email and name")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page[UserRead]:
-    users, total = await service.list_users(session, q=q, skip=skip, limit=limit)
+    users, total = await service.list_users(session, page, q=q)
     items = [UserRead.model_validate(user) for user in users]
-    return Page[UserRead](items=items, total=total, skip=skip, limit=limit)
+    return Page[UserRead](items=items, total=total, skip=page.skip, limit=page.limit)
 
 
 @users_router.get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -17,8 +17,6 @@ from pydantic import (
 )
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
-
-T = TypeVar("T")
 
 
 def _lower(value: str) -> str:
@@ -43,13 +41,6 @@ PermissionCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
 ]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    skip: int
-    limit: int
 
 
 class UserRead(BaseModel):

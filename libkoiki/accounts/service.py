@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,9 @@ from libkoiki.accounts.schemas import (
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth.sessions import revoke_all_sessions
 from libkoiki.db import utcnow
+from libkoiki.db.query import contains_text
 from libkoiki.errors import AppError, ConflictError, NotFoundError
+from libkoiki.pagination import PageParams, paginate
 
 DEFAULT_ROLE = "user"
 
@@ -113,22 +115,13 @@ async def create_user(
     return user
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def list_users(
-    session: AsyncSession, *, q: str | None = None, skip: int = 0, limit: int = 20
+    session: AsyncSession, page: PageParams, *, q: str | None = None
 ) -> tuple[list[User], int]:
     query = select(User)
-    if q:
-        pattern = f"%{_escape_like(q.strip())}%"
-        query = query.where(
-            or_(User.email.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\"))
-        )
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    users = await session.scalars(query.order_by(User.id).offset(skip).limit(limit))
-    return list(users), total or 0
+    if q and q.strip():
+        query = query.where(contains_text(q.strip(), User.email, User.full_name))
+    return await paginate(session, query.order_by(User.id), page)
 
 
 def _check_grantable(actor: User, roles: Iterable[Role]) -> None:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from libkoiki.accounts.models import User
-from libkoiki.accounts.schemas import Page
 from libkoiki.audit.schemas import AuditEventRead
 from libkoiki.audit.service import list_events
 from libkoiki.auth.dependencies import require_permission
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
+from libkoiki.pagination import Page, PageParamsDep
 
 router = APIRouter(
     prefix="/api/v1/audit-events", tags=["audit"], responses=error_responses(401, 403, 422)
@@ -24,13 +24,12 @@ router = APIRouter(
 async def list_audit_events(
     _: Annotated[User, require_permission("audit:read")],
     session: SessionDep,
+    page: PageParamsDep,
     actor_id: Annotated[int | None, Query(ge=1)] = None,
     action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     # Aware only: a naive time would be silently read in the server's zone.
     since: Annotated[AwareDatetime | None, Query(description="Inclusive, with offset")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Exclusive, with offset")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Page[AuditEventRead]:
     events, total = await list_events(
         session,
@@ -38,8 +37,7 @@ async def list_audit_events(
         action=action,
         since=since,
         until=until,
-        skip=skip,
-        limit=limit,
+        page=page,
     )
     items = [AuditEventRead.model_validate(event) for event in events]
-    return Page[AuditEventRead](items=items, total=total, skip=skip, limit=limit)
+    return Page[AuditEventRead](items=items, total=total, skip=page.skip, limit=page.limit)

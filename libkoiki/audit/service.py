@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.audit.models import USER_AGENT_MAX_LENGTH, AuditEvent
+from libkoiki.pagination import PageParams, paginate
 
 OUTCOMES = ("success", "failure")
 REDACTED = "[redacted]"
@@ -114,8 +115,7 @@ async def list_events(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    skip: int = 0,
-    limit: int = 50,
+    page: PageParams,
 ) -> tuple[list[AuditEvent], int]:
     query = select(AuditEvent)
     if actor_id is not None:
@@ -126,10 +126,5 @@ async def list_events(
         query = query.where(AuditEvent.occurred_at >= since)
     if until is not None:
         query = query.where(AuditEvent.occurred_at < until)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .offset(skip)
-        .limit(limit)
-    )
-    return list(rows), total or 0
+    newest_first = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    return await paginate(session, newest_first, page)
