@@ -84,7 +84,8 @@ async def login(
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    dependencies=[rate_limit("30/minute", scope="auth-refresh", per="ip")],
+    # No route limit of its own: a refresh token cannot be guessed, and a backend-for-frontend
+    # refreshing for all its users from one address must not be throttled as one client.
     responses=UNAUTHORIZED,
 )
 async def refresh(
