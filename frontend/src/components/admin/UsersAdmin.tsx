@@ -40,13 +40,11 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const [busyId, setBusyId] = useState<number | null>(null)
   const [toast, showToast] = useToast()
 
+  // Search as you type, once typing pauses; a new search starts on the first page.
   useEffect(() => {
     const timer = window.setTimeout(() => {
-      setQ((current) => {
-        if (current === searchText.trim()) return current
-        setSkip(0)
-        return searchText.trim()
-      })
+      setQ(searchText.trim())
+      setSkip(0)
     }, 300)
     return () => window.clearTimeout(timer)
   }, [searchText])

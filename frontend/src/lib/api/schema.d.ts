@@ -8,7 +8,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Service Info */
         get: operations["service_info__get"];
         put?: never;
         post?: never;
@@ -25,7 +24,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Audit Events */
         get: operations["list_audit_events_api_v1_audit_events_get"];
         put?: never;
         post?: never;
@@ -44,10 +42,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Login
-         * @description OAuth2 password flow: `username` is the email address.
-         */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
         options?: never;
@@ -64,7 +58,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
         post: operations["logout_api_v1_auth_logout_post"];
         delete?: never;
         options?: never;
@@ -79,7 +72,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Me */
         get: operations["me_api_v1_auth_me_get"];
         put?: never;
         post?: never;
@@ -98,7 +90,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Password Change */
         post: operations["password_change_api_v1_auth_password_change_post"];
         delete?: never;
         options?: never;
@@ -115,7 +106,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Password Reset Confirm */
         post: operations["password_reset_confirm_api_v1_auth_password_reset_confirm_post"];
         delete?: never;
         options?: never;
@@ -132,10 +122,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Password Reset Request
-         * @description Always the same answer; the email (if the account exists) is sent after the response.
-         */
         post: operations["password_reset_request_api_v1_auth_password_reset_request_post"];
         delete?: never;
         options?: never;
@@ -152,7 +138,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
         post: operations["refresh_api_v1_auth_refresh_post"];
         delete?: never;
         options?: never;
@@ -169,7 +154,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register */
         post: operations["register_api_v1_auth_register_post"];
         delete?: never;
         options?: never;
@@ -186,7 +170,6 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke All Tokens */
         post: operations["revoke_all_tokens_api_v1_auth_revoke_all_tokens_post"];
         delete?: never;
         options?: never;
@@ -201,7 +184,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sessions */
         get: operations["sessions_api_v1_auth_sessions_get"];
         put?: never;
         post?: never;
@@ -221,7 +203,6 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** End Session */
         delete: operations["end_session_api_v1_auth_sessions__session_id__delete"];
         options?: never;
         head?: never;
@@ -235,7 +216,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Permissions */
         get: operations["list_permissions_api_v1_permissions_get"];
         put?: never;
         post?: never;
@@ -252,10 +232,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Roles */
         get: operations["list_roles_api_v1_roles_get"];
         put?: never;
-        /** Create Role */
         post: operations["create_role_api_v1_roles_post"];
         delete?: never;
         options?: never;
@@ -270,15 +248,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Role */
         get: operations["get_role_api_v1_roles__role_id__get"];
         put?: never;
         post?: never;
-        /** Delete Role */
         delete: operations["delete_role_api_v1_roles__role_id__delete"];
         options?: never;
         head?: never;
-        /** Update Role */
         patch: operations["update_role_api_v1_roles__role_id__patch"];
         trace?: never;
     };
@@ -290,7 +265,6 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set Role Permissions */
         put: operations["set_role_permissions_api_v1_roles__role_id__permissions_put"];
         post?: never;
         delete?: never;
@@ -306,10 +280,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List your todos */
         get: operations["list_todos_api_v1_todos_get"];
         put?: never;
-        /** Create a todo */
         post: operations["create_todo_api_v1_todos_post"];
         delete?: never;
         options?: never;
@@ -324,16 +296,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a todo */
         get: operations["get_todo_api_v1_todos__todo_id__get"];
-        /** Replace a todo */
         put: operations["replace_todo_api_v1_todos__todo_id__put"];
         post?: never;
-        /** Delete a todo */
         delete: operations["delete_todo_api_v1_todos__todo_id__delete"];
         options?: never;
         head?: never;
-        /** Update a todo */
         patch: operations["update_todo_api_v1_todos__todo_id__patch"];
         trace?: never;
     };
@@ -344,10 +312,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Users */
         get: operations["list_users_api_v1_users_get"];
         put?: never;
-        /** Create User */
         post: operations["create_user_api_v1_users_post"];
         delete?: never;
         options?: never;
@@ -362,15 +328,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get User */
         get: operations["get_user_api_v1_users__user_id__get"];
         put?: never;
         post?: never;
-        /** Delete User */
         delete: operations["delete_user_api_v1_users__user_id__delete"];
         options?: never;
         head?: never;
-        /** Update User */
         patch: operations["update_user_api_v1_users__user_id__patch"];
         trace?: never;
     };
@@ -387,7 +350,6 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Update My Profile */
         patch: operations["update_my_profile_api_v1_users_me_patch"];
         trace?: never;
     };
@@ -398,7 +360,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
         get: operations["liveness_health_get"];
         put?: never;
         post?: never;
@@ -415,7 +376,6 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness */
         get: operations["readiness_health_ready_get"];
         put?: never;
         post?: never;
@@ -429,462 +389,235 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AuditEventRead */
         AuditEventRead: {
-            /** Action */
             action: string;
-            /** Actor Email */
             actor_email: string | null;
-            /** Actor Id */
             actor_id: number | null;
-            /** Details */
             details: {
                 [key: string]: unknown;
             };
-            /** Id */
             id: number;
-            /** Ip */
             ip: string | null;
-            /**
-             * Occurred At
-             * Format: date-time
-             */
+            /** Format: date-time */
             occurred_at: string;
-            /** Outcome */
             outcome: string;
-            /** Request Id */
             request_id: string | null;
-            /** Target Id */
             target_id: string | null;
-            /** Target Type */
             target_type: string | null;
-            /** User Agent */
             user_agent: string | null;
         };
-        /** Body_login_api_v1_auth_login_post */
         Body_login_api_v1_auth_login_post: {
-            /** Client Id */
             client_id?: string | null;
-            /**
-             * Client Secret
-             * Format: password
-             */
+            /** Format: password */
             client_secret?: string | null;
-            /** Grant Type */
             grant_type?: string | null;
-            /**
-             * Password
-             * Format: password
-             */
+            /** Format: password */
             password: string;
-            /**
-             * Scope
-             * @default
-             */
+            /** @default  */
             scope: string;
-            /** Username */
             username: string;
         };
-        /** ErrorBody */
         ErrorBody: {
-            /** Code */
             code: string;
-            /** Detail */
             detail: unknown;
-            /** Request Id */
             request_id: string | null;
         };
-        /** HTTPValidationError */
         HTTPValidationError: {
-            /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /** Liveness */
         Liveness: {
-            /** Service */
             service: string;
-            /**
-             * Status
-             * @constant
-             */
+            /** @constant */
             status: "healthy";
-            /** Timestamp */
             timestamp: string;
-            /** Version */
             version: string;
         };
-        /** LogoutRequest */
         LogoutRequest: {
-            /** Refresh Token */
             refresh_token?: string | null;
         };
-        /** Page[AuditEventRead] */
         Page_AuditEventRead_: {
-            /** Items */
             items: components["schemas"]["AuditEventRead"][];
-            /** Limit */
             limit: number;
-            /** Skip */
             skip: number;
-            /** Total */
             total: number;
         };
-        /** Page[TodoRead] */
         Page_TodoRead_: {
-            /** Items */
             items: components["schemas"]["TodoRead"][];
-            /** Limit */
             limit: number;
-            /** Skip */
             skip: number;
-            /** Total */
             total: number;
         };
-        /** Page[UserRead] */
         Page_UserRead_: {
-            /** Items */
             items: components["schemas"]["UserRead"][];
-            /** Limit */
             limit: number;
-            /** Skip */
             skip: number;
-            /** Total */
             total: number;
         };
-        /** PasswordChangeRequest */
         PasswordChangeRequest: {
-            /** Current Password */
             current_password: string;
-            /** New Password */
             new_password: string;
         };
-        /** PasswordResetConfirm */
         PasswordResetConfirm: {
-            /** New Password */
             new_password: string;
-            /** Token */
             token: string;
         };
-        /** PasswordResetRequest */
         PasswordResetRequest: {
-            /**
-             * Email
-             * Format: email
-             */
+            /** Format: email */
             email: string;
         };
-        /** PermissionRead */
         PermissionRead: {
-            /** Code */
             code: string;
-            /** Description */
             description: string | null;
         };
-        /**
-         * ProfileUpdate
-         * @description What a user may change about themselves: profile fields only, never access or password.
-         */
         ProfileUpdate: {
-            /** Full Name */
             full_name?: string | null;
         };
-        /** Readiness */
         Readiness: {
-            /** Checks */
             checks: {
                 [key: string]: string;
             };
-            /**
-             * Status
-             * @enum {string}
-             */
+            /** @enum {string} */
             status: "ready" | "not_ready";
         };
-        /** RefreshRequest */
         RefreshRequest: {
-            /** Refresh Token */
             refresh_token: string;
         };
-        /** RegisterRequest */
         RegisterRequest: {
-            /**
-             * Email
-             * Format: email
-             */
+            /** Format: email */
             email: string;
-            /** Full Name */
             full_name?: string | null;
-            /** Password */
             password: string;
         };
-        /** ResetRequested */
         ResetRequested: {
-            /** Detail */
             detail: string;
         };
-        /** RoleCreate */
         RoleCreate: {
-            /** Description */
             description?: string | null;
-            /** Name */
             name: string;
-            /** Permissions */
             permissions?: string[];
         };
-        /** RolePermissionsUpdate */
         RolePermissionsUpdate: {
-            /** Permissions */
             permissions: string[];
         };
-        /** RoleRead */
         RoleRead: {
-            /** Description */
             description: string | null;
-            /** Id */
             id: number;
-            /** Is Builtin */
             is_builtin: boolean;
-            /** Name */
             name: string;
-            /** Permissions */
             permissions: string[];
         };
-        /** RoleUpdate */
         RoleUpdate: {
-            /** Description */
             description?: string | null;
-            /** Name */
             name?: string | null;
         };
-        /** ServiceInfo */
         ServiceInfo: {
-            /** Docs */
             docs: string | null;
-            /** Health */
             health: string;
-            /** Service */
             service: string;
-            /** Version */
             version: string;
         };
-        /** SessionRead */
         SessionRead: {
-            /**
-             * Created At
-             * Format: date-time
-             */
+            /** Format: date-time */
             created_at: string;
-            /**
-             * Current
-             * @default false
-             */
+            /** @default false */
             current: boolean;
-            /**
-             * Expires At
-             * Format: date-time
-             */
+            /** Format: date-time */
             expires_at: string;
-            /** Id */
             id: string;
-            /** Ip */
             ip: string | null;
-            /**
-             * Last Used At
-             * Format: date-time
-             */
+            /** Format: date-time */
             last_used_at: string;
-            /** User Agent */
             user_agent: string | null;
         };
-        /** TodoCreate */
         TodoCreate: {
-            /** Description */
             description?: string | null;
-            /** Due Date */
             due_date?: string | null;
-            /**
-             * Is Completed
-             * @default false
-             */
+            /** @default false */
             is_completed: boolean;
-            /** Title */
             title: string;
         };
-        /** TodoRead */
         TodoRead: {
-            /**
-             * Created At
-             * Format: date-time
-             */
+            /** Format: date-time */
             created_at: string;
-            /** Description */
             description: string | null;
-            /** Due Date */
             due_date: string | null;
-            /** Id */
             id: number;
-            /** Is Completed */
             is_completed: boolean;
-            /** Owner Id */
             owner_id: number;
-            /** Title */
             title: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
+            /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * TodoReplace
-         * @description PUT: the whole todo; a field left out goes back to its default.
-         */
         TodoReplace: {
-            /** Description */
             description?: string | null;
-            /** Due Date */
             due_date?: string | null;
-            /**
-             * Is Completed
-             * @default false
-             */
+            /** @default false */
             is_completed: boolean;
-            /** Title */
             title: string;
         };
-        /**
-         * TodoUpdate
-         * @description PATCH: only the fields sent change. `title` may be changed but never cleared.
-         */
         TodoUpdate: {
-            /** Description */
             description?: string | null;
-            /** Due Date */
             due_date?: string | null;
-            /** Is Completed */
             is_completed?: boolean | null;
-            /** Title */
             title?: string | null;
         };
-        /** TokenPair */
         TokenPair: {
-            /** Access Token */
             access_token: string;
-            /**
-             * Expires In
-             * @description Lifetime of the access token, in seconds
-             */
             expires_in: number;
-            /** Refresh Token */
             refresh_token: string;
             /**
-             * Token Type
              * @default bearer
              * @constant
              */
             token_type: "bearer";
         };
-        /** UserCreate */
         UserCreate: {
-            /**
-             * Email
-             * Format: email
-             */
+            /** Format: email */
             email: string;
-            /** Full Name */
             full_name?: string | null;
-            /**
-             * Is Active
-             * @default true
-             */
+            /** @default true */
             is_active: boolean;
-            /**
-             * Is Superuser
-             * @default false
-             */
+            /** @default false */
             is_superuser: boolean;
-            /** Password */
             password: string;
-            /** Roles */
             roles?: string[];
         };
-        /** UserMe */
         UserMe: {
-            /**
-             * Created At
-             * Format: date-time
-             */
+            /** Format: date-time */
             created_at: string;
-            /** Email */
             email: string;
-            /** Full Name */
             full_name: string | null;
-            /** Id */
             id: number;
-            /** Is Active */
             is_active: boolean;
-            /** Is Superuser */
             is_superuser: boolean;
-            /** Permissions */
             permissions: string[];
-            /** Roles */
             roles: string[];
-            /**
-             * Updated At
-             * Format: date-time
-             */
+            /** Format: date-time */
             updated_at: string;
         };
-        /** UserRead */
         UserRead: {
-            /**
-             * Created At
-             * Format: date-time
-             */
+            /** Format: date-time */
             created_at: string;
-            /** Email */
             email: string;
-            /** Full Name */
             full_name: string | null;
-            /** Id */
             id: number;
-            /** Is Active */
             is_active: boolean;
-            /** Is Superuser */
             is_superuser: boolean;
-            /** Roles */
             roles: string[];
-            /**
-             * Updated At
-             * Format: date-time
-             */
+            /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * UserUpdate
-         * @description Administrative update. An omitted (or null) field is left as it is.
-         */
         UserUpdate: {
-            /** Full Name */
             full_name?: string | null;
-            /** Is Active */
             is_active?: boolean | null;
-            /** Is Superuser */
             is_superuser?: boolean | null;
-            /** Roles */
             roles?: string[] | null;
         };
-        /** ValidationError */
         ValidationError: {
-            /** Context */
             ctx?: Record<string, never>;
-            /** Input */
             input?: unknown;
-            /** Location */
             loc: (string | number)[];
-            /** Message */
             msg: string;
-            /** Error Type */
             type: string;
         };
     };
@@ -905,7 +638,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -922,10 +654,8 @@ export interface operations {
                 action?: string | null;
                 actor_id?: number | null;
                 limit?: number;
-                /** @description Inclusive, with offset */
                 since?: string | null;
                 skip?: number;
-                /** @description Exclusive, with offset */
                 until?: string | null;
             };
             header?: never;
@@ -934,7 +664,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -943,13 +672,28 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AuditEventRead_"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -967,7 +711,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -976,14 +719,12 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Wrong credentials or inactive account (`invalid_credentials`) */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -992,7 +733,6 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many failures (`login_locked`) or requests (`rate_limited`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1014,21 +754,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1048,7 +785,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1057,7 +793,6 @@ export interface operations {
                     "application/json": components["schemas"]["UserMe"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1079,28 +814,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Wrong current password */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1124,21 +855,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid, used or expired token (`invalid_reset_token`) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1162,7 +890,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -1171,7 +898,6 @@ export interface operations {
                     "application/json": components["schemas"]["ResetRequested"];
                 };
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1195,7 +921,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1204,14 +929,12 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1235,7 +958,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1244,14 +966,12 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Email already registered (`email_taken`) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1271,14 +991,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1296,7 +1014,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1305,7 +1022,6 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"][];
                 };
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1325,28 +1041,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, invalid, expired or revoked token */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description No such session of yours */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1366,13 +1078,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionRead"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1386,13 +1121,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RoleRead"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1410,7 +1168,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1419,13 +1176,36 @@ export interface operations {
                     "application/json": components["schemas"]["RoleRead"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1441,7 +1221,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1450,13 +1229,36 @@ export interface operations {
                     "application/json": components["schemas"]["RoleRead"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1472,20 +1274,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1505,7 +1337,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1514,13 +1345,52 @@ export interface operations {
                     "application/json": components["schemas"]["RoleRead"];
                 };
             };
-            /** @description Validation Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1540,7 +1410,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1549,13 +1418,36 @@ export interface operations {
                     "application/json": components["schemas"]["RoleRead"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1566,11 +1458,9 @@ export interface operations {
                 due_after?: string | null;
                 due_before?: string | null;
                 is_completed?: boolean | null;
-                /** @description Page size, 1-100 */
                 limit?: number;
                 owner_id?: number | null;
                 q?: string | null;
-                /** @description Number of items to skip */
                 skip?: number;
                 sort?: "created_at" | "-created_at" | "due_date" | "-due_date" | "title" | "-title";
             };
@@ -1580,7 +1470,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1589,7 +1478,6 @@ export interface operations {
                     "application/json": components["schemas"]["Page_TodoRead_"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1598,7 +1486,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The user lacks the required permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1607,7 +1494,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1616,7 +1502,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1640,7 +1525,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1649,7 +1533,6 @@ export interface operations {
                     "application/json": components["schemas"]["TodoRead"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1658,7 +1541,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1667,7 +1549,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1689,7 +1570,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1698,7 +1578,6 @@ export interface operations {
                     "application/json": components["schemas"]["TodoRead"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1707,7 +1586,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1716,7 +1594,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1725,7 +1602,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1751,7 +1627,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1760,7 +1635,6 @@ export interface operations {
                     "application/json": components["schemas"]["TodoRead"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1769,7 +1643,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1778,7 +1651,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1787,7 +1659,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1809,14 +1680,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1825,7 +1694,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1834,7 +1702,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1843,7 +1710,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1869,7 +1735,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1878,7 +1743,6 @@ export interface operations {
                     "application/json": components["schemas"]["TodoRead"];
                 };
             };
-            /** @description Missing, invalid, expired or revoked bearer token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1887,7 +1751,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not found (or not yours) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1896,7 +1759,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `detail` lists the fields */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1905,7 +1767,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1920,7 +1781,6 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description Searches email and name */
                 q?: string | null;
                 skip?: number;
             };
@@ -1930,7 +1790,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1939,13 +1798,28 @@ export interface operations {
                     "application/json": components["schemas"]["Page_UserRead_"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1963,7 +1837,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1972,13 +1845,36 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1994,7 +1890,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2003,13 +1898,36 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2025,20 +1943,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2058,7 +2006,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,13 +2014,44 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Validation Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2091,7 +2069,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2100,13 +2077,28 @@ export interface operations {
                     "application/json": components["schemas"]["UserMe"];
                 };
             };
-            /** @description Validation Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2120,7 +2112,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2140,7 +2131,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2149,7 +2139,6 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description A dependency is not ready */
             503: {
                 headers: {
                     [name: string]: unknown;
