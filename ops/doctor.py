@@ -101,9 +101,6 @@ def check_secrets(settings: Settings) -> CheckResult:
         password = PgTarget.from_url(settings.database_url).password
         if password is not None and password.lower() in _DEFAULT_DB_PASSWORDS:
             problems.append("the database password is an example default")
-    superuser_password = settings.first_superuser_password
-    if superuser_password is not None and len(superuser_password.get_secret_value()) < 12:
-        problems.append("FIRST_SUPERUSER_PASSWORD is shorter than 12 characters")
     if not problems:
         return CheckResult("secrets", "ok", "strong enough for " + settings.app_env)
     strict = settings.app_env in ("production", "staging")
@@ -113,6 +110,28 @@ def check_secrets(settings: Settings) -> CheckResult:
         "; ".join(problems),
         "generate each with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         + ("" if strict else " (acceptable on a developer machine only)"),
+    )
+
+
+def check_http_edge(settings: Settings) -> CheckResult:
+    """What a browser-facing production deployment needs beyond what the settings enforce."""
+    if settings.app_env not in ("production", "staging"):
+        return CheckResult("http-edge", "ok", f"not checked for {settings.app_env}")
+    problems = []
+    if "*" in settings.trusted_hosts:
+        problems.append("TRUSTED_HOSTS allows any Host header")
+    plain = [o for o in settings.cors_origins if o.startswith("http://")]
+    if plain:
+        problems.append(f"CORS_ORIGINS has plain-HTTP origins ({', '.join(plain)})")
+    if not settings.cors_origins:
+        problems.append("CORS_ORIGINS is empty (browsers on other origins cannot call the API)")
+    if not problems:
+        return CheckResult("http-edge", "ok", "hosts and origins restricted")
+    return CheckResult(
+        "http-edge",
+        "warn",
+        "; ".join(problems),
+        "set TRUSTED_HOSTS and CORS_ORIGINS to the public host name and https:// origin",
     )
 
 
@@ -309,10 +328,11 @@ async def run_checks() -> list[CheckResult]:
     settings_result, settings = check_settings()
     results = [settings_result]
     if settings is None:
-        for name in ("secrets", "database", "migrations", "redis", "backups"):
+        for name in ("secrets", "http-edge", "database", "migrations", "redis", "backups"):
             results.append(CheckResult(name, "skip", "settings could not be read"))
         return results
     results.append(check_secrets(settings))
+    results.append(check_http_edge(settings))
     database_result, database_size, server_major = await check_database(settings)
     results.append(database_result)
     if database_result.status == "fail":

@@ -38,6 +38,7 @@ def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str
         "SECRET_KEY": STRONG_SECRET,
         "JWT_SECRET": STRONG_JWT_SECRET,
         "CORS_ORIGINS": "https://koiki.example",
+        "TRUSTED_HOSTS": "koiki.example,localhost",
         "BACKUP_DIR": str(tmp_path / "backups"),
     }
     redis_url = os.environ.get("KOIKI_TEST_REDIS_URL")
@@ -57,8 +58,10 @@ def test_healthy_production_setup_passes(migrated: dict[str, str], workdir: Path
     completed = run_ops("doctor", env=migrated, cwd=workdir)
     assert completed.returncode == 0, completed.stdout
     lines = _lines(completed.stdout)
-    assert set(lines) == {"settings", "secrets", "database", "migrations", "redis", "backups"}
-    for name in ("settings", "secrets", "database", "migrations"):
+    assert set(lines) == {
+        *("settings", "secrets", "http-edge", "database", "migrations", "redis", "backups")
+    }
+    for name in ("settings", "secrets", "http-edge", "database", "migrations"):
         assert lines[name].startswith("[  ok ]"), lines[name]
     assert "APP_ENV=production" in lines["settings"]
     assert " ms" in lines["database"]  # latency is measured
@@ -111,6 +114,18 @@ def test_unreachable_redis_fails(migrated: dict[str, str], workdir: Path) -> Non
     completed = run_ops("doctor", env=env, cwd=workdir)
     assert completed.returncode == 1
     assert _lines(completed.stdout)["redis"].startswith("[ FAIL]")
+
+
+def test_open_hosts_and_plain_http_origins_are_warned_about(
+    migrated: dict[str, str], workdir: Path
+) -> None:
+    env = {**migrated, "TRUSTED_HOSTS": "*", "CORS_ORIGINS": "http://koiki.example"}
+    completed = run_ops("doctor", env=env, cwd=workdir)
+    assert completed.returncode == 0, completed.stdout  # warnings only
+    line = _lines(completed.stdout)["http-edge"]
+    assert line.startswith("[ WARN]")
+    assert "TRUSTED_HOSTS allows any Host header" in line
+    assert "http://koiki.example" in line
 
 
 def test_json_output_and_strict_mode(migrated: dict[str, str], workdir: Path) -> None:
