@@ -8,8 +8,10 @@ wait their turn without blocking the loop.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import secrets
+import weakref
 
 import anyio
 from pwdlib import PasswordHash
@@ -35,14 +37,19 @@ class PasswordHasher:
             )
         )
         self._concurrency = concurrency
-        self._limiter: anyio.CapacityLimiter | None = None
+        # One limiter per event loop: a process normally has one, but a CLI or a test runner may
+        # run several in turn, and a limiter must not outlive the loop it waits on.
+        self._limiters: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, anyio.CapacityLimiter
+        ] = weakref.WeakKeyDictionary()
         self._dummy_hash: str | None = None
 
     def _capacity(self) -> anyio.CapacityLimiter:
-        # Created on first use, inside the running event loop it will serve.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._concurrency)
-        return self._limiter
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self._concurrency)
+        return limiter
 
     async def hash(self, password: str) -> str:
         return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._capacity())

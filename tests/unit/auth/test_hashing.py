@@ -85,3 +85,11 @@ async def test_an_unknown_account_costs_a_real_verification() -> None:
     wrong = await timed(lambda: hasher.verify("wrong-password-1", stored))
     unknown = await timed(lambda: hasher.burn("wrong-password-1"))
     assert 0.4 < unknown / wrong < 2.5, (unknown, wrong)
+
+
+def test_the_hasher_serves_successive_event_loops() -> None:
+    # A CLI may call asyncio.run() more than once in a process.
+    hasher = _hasher()
+    first = asyncio.run(hasher.hash("pear-cinnamon-88"))
+    matches, _ = asyncio.run(hasher.verify("pear-cinnamon-88", first))
+    assert matches
