@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -73,6 +74,11 @@ class TrustedProxies:
         return str(peer_address)
 
 
+@lru_cache(maxsize=8)
+def _trusted(networks: tuple[str, ...]) -> TrustedProxies:
+    return TrustedProxies(networks)
+
+
 def client_ip(request_or_scope: HTTPConnection | Scope) -> str:
     """The resolved client address of a request (set by `ClientIPMiddleware`)."""
     scope = (
@@ -82,12 +88,12 @@ def client_ip(request_or_scope: HTTPConnection | Scope) -> str:
     resolved = state.get("client_ip")
     if isinstance(resolved, str):
         return resolved
-    # Outside the middleware (a bare test app, a websocket before it ran): resolve the same way.
+    # Outside the middleware (an app built without it): resolve the same way.
     app = scope.get("app")
     settings = getattr(getattr(app, "state", None), "settings", None)
-    networks = settings.trusted_proxies if settings is not None else ()
+    networks = tuple(settings.trusted_proxies) if settings is not None else ()
     peer = scope.get("client")
-    resolved = TrustedProxies(networks).resolve(peer[0] if peer else None, scope["headers"])
+    resolved = _trusted(networks).resolve(peer[0] if peer else None, scope["headers"])
     state["client_ip"] = resolved
     return resolved
 

@@ -9,6 +9,7 @@ are keyed by their /64, since one host can rotate through a whole /64 at will.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Literal
 
 from starlette.types import Scope
@@ -30,7 +31,11 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def ip_identity(scope: Scope) -> str:
-    address = client_ip(scope)
+    return _ip_key(client_ip(scope))
+
+
+@lru_cache(maxsize=4096)
+def _ip_key(address: str) -> str:
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

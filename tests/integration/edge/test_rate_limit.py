@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import REGISTRY
 
 from libkoiki.auth.tokens import create_access_token
 from libkoiki.ratelimit.limiter import _digest
@@ -32,10 +35,16 @@ def assert_limited(response: httpx.Response, limit: int) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def limited_count(scope: str) -> float:
+    return REGISTRY.get_sample_value("koiki_ratelimit_limited_total", {"scope": scope}) or 0.0
+
+
 async def test_default_limit_counts_down_then_refuses(edge_client: EdgeClientFactory) -> None:
+    refusals_before = limited_count("default")
     async with edge_client(rate_limit_default="3/minute") as client:
         responses = [await client.get(PING) for _ in range(3)]
         refused = await client.get(PING)
+    assert limited_count("default") - refusals_before == 1
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
     assert {r.headers["X-RateLimit-Limit"] for r in responses} == {"3"}
@@ -168,7 +177,9 @@ async def test_forwarded_for_is_ignored_from_an_untrusted_peer(edge_app: EdgeApp
         assert seen == {"1.2.3.4"}
 
 
-async def test_forwarded_for_is_honoured_from_a_trusted_proxy(edge_app: EdgeAppFactory) -> None:
+async def test_forwarded_for_is_honoured_from_a_trusted_proxy(
+    edge_app: EdgeAppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with (
         edge_app(rate_limit_default="2/minute", trusted_proxies="10.0.0.0/8") as app,
         client_for(app, "10.0.0.2") as nginx,
@@ -185,6 +196,15 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy(edge_app: EdgeAppF
         # ...and a client cannot prepend its way out: nginx appends the real peer last.
         sneaky = await nginx.get(PING, headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.7"})
         assert sneaky.status_code == 429
+        # The access log names the real client, not the proxy.
+        capsys.readouterr()
+        await nginx.get(PING, headers={"X-Forwarded-For": "198.51.100.8"})
+        access = [
+            json.loads(line)
+            for line in capsys.readouterr().err.splitlines()
+            if line.startswith("{") and '"koiki.access"' in line
+        ]
+        assert [line["client_ip"] for line in access] == ["198.51.100.8"]
         # nginx configurations that only send X-Real-IP work too.
         real_ip = await nginx.get(PING, headers={"X-Real-IP": "198.51.100.9"})
         assert real_ip.json() == {"client_ip": "198.51.100.9"}

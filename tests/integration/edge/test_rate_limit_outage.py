@@ -89,7 +89,8 @@ async def test_fail_closed_answers_503_until_redis_returns(
 async def test_a_hung_redis_costs_one_short_timeout_not_one_per_request(
     edge_app: EdgeAppFactory, own_redis: RedisServer
 ) -> None:
-    async with edge_app(**outage_settings(own_redis)) as app, client_for(app) as client:
+    settings = outage_settings(own_redis, rate_limit_backend_retry_seconds=1.0)
+    async with edge_app(**settings) as app, client_for(app) as client:
         assert (await client.get(PING)).status_code == 200
         own_redis.freeze()
         try:
@@ -104,7 +105,7 @@ async def test_a_hung_redis_costs_one_short_timeout_not_one_per_request(
         assert first.status_code == 200
         assert first_took < 1.5, f"first request waited {first_took:.2f}s on a hung Redis"
         assert [r.status_code for r in rest] == [200] * 5
-        assert rest_took < 0.3, "requests inside the retry interval must not wait on Redis"
-        await asyncio.sleep(0.4)
+        assert rest_took < 0.5, "requests inside the retry interval must not wait on Redis"
+        await asyncio.sleep(1.1)
         recovered = await client.get(PING)
         assert recovered.headers["X-RateLimit-Limit"] == "3"
