@@ -46,7 +46,7 @@ free_port() {
 wait_for() { # url, what, log file, pid
   local _
   for _ in $(seq 120); do
-    if curl -fsS -o /dev/null "$1"; then return 0; fi
+    if curl -fs -o /dev/null "$1"; then return 0; fi
     if ! kill -0 "$4" 2>/dev/null; then
       echo "$2 exited during start-up:" >&2
       tail -n 40 "$3" >&2
