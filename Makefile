@@ -62,4 +62,4 @@ typecheck: $(VENV)/.installed  ## mypy (strict) on libkoiki
 	$(BIN)/mypy libkoiki
 
 security: $(VENV)/.installed  ## bandit: no medium or high findings allowed
-	$(BIN)/bandit -q -r app libkoiki -ll
+	$(BIN)/bandit -q -r app libkoiki ops -ll
