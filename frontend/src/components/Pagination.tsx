@@ -18,24 +18,26 @@ export function Pagination({ skip, limit, total, onChange }: Props) {
   return (
     <nav className="pagination" aria-label={m.common.pagination}>
       <span aria-live="polite">{format(m.common.pageInfo, { from, to, total })}</span>
-      <div className="buttons">
-        <button
-          type="button"
-          className="btn btn-secondary btn-sm"
-          disabled={skip === 0}
-          onClick={() => onChange(Math.max(0, skip - limit))}
-        >
-          {m.common.previous}
-        </button>
-        <button
-          type="button"
-          className="btn btn-secondary btn-sm"
-          disabled={to >= total}
-          onClick={() => onChange(skip + limit)}
-        >
-          {m.common.next}
-        </button>
-      </div>
+      {total > limit ? (
+        <div className="buttons">
+          <button
+            type="button"
+            className="btn btn-secondary btn-sm"
+            disabled={skip === 0}
+            onClick={() => onChange(Math.max(0, skip - limit))}
+          >
+            {m.common.previous}
+          </button>
+          <button
+            type="button"
+            className="btn btn-secondary btn-sm"
+            disabled={to >= total}
+            onClick={() => onChange(skip + limit)}
+          >
+            {m.common.next}
+          </button>
+        </div>
+      ) : null}
     </nav>
   )
 }
