@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
-from libkoiki.config import Settings
+from libkoiki.config import Settings, async_database_url
 from libkoiki.db import Base
 
 config = context.config
@@ -22,7 +22,8 @@ if not logging.getLogger().handlers:
 
 def database_url() -> str:
     # An explicit URL (tests, ops tooling) wins over the environment.
-    return config.get_main_option("sqlalchemy.url") or Settings().database_url
+    explicit = config.get_main_option("sqlalchemy.url")
+    return async_database_url(explicit) if explicit else Settings().database_url
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:

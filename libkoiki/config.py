@@ -55,6 +55,16 @@ def _split_list(value: Any) -> Any:
 StrList = Annotated[list[str], NoDecode]
 
 
+def async_database_url(url: str) -> str:
+    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the async driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -157,13 +167,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        """Accept the URLs people paste (`postgres://`, `postgresql://`); use the async driver."""
-        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
-            if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value[len(prefix) :]
-        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            return "sqlite+aiosqlite://" + value[len("sqlite://") :]
-        return value
+        return async_database_url(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -13,7 +13,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +22,6 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import delete, insert, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 import app.models  # noqa: F401  (registers every table)
@@ -31,6 +29,7 @@ from app.main import create_app
 from libkoiki.config import Settings
 from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
+from tests.support.databases import scratch_database
 
 pytest_plugins = ["tests.fixtures.auth"]
 
@@ -60,32 +59,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def _asyncpg_url(url: str, database: str) -> str:
-    return (
-        make_url(Settings(database_url=url).database_url)
-        .set(database=database)
-        .render_as_string(hide_password=False)
-    )
-
-
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    if not POSTGRES_SERVER_URL:
-        path: Path = tmp_path_factory.mktemp("db") / "koiki-test.db"
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    name = f"koiki_test_{RUN_ID}"
-    admin = create_async_engine(
-        _asyncpg_url(POSTGRES_SERVER_URL, "postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with admin.connect() as connection:
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield _asyncpg_url(POSTGRES_SERVER_URL, name)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with scratch_database(
+        POSTGRES_SERVER_URL, tmp_path_factory.mktemp("db"), f"koiki_test_{RUN_ID}"
+    ) as url:
+        yield url
 
 
 # Rows the migrations themselves insert (built-in roles...), restored after every test.

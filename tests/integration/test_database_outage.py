@@ -10,21 +10,20 @@ import pytest
 from alembic import command
 
 from libkoiki.db.migrations import alembic_config
-from tests.support.postgres_server import PostgresServer
+from tests.support.servers import ThrowawayPostgres
 
 pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().init()
-    server.start()
+def own_postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres().init_and_start()
     yield server
-    server.destroy()
+    server.cleanup()
 
 
 async def test_readiness_follows_the_database_without_a_restart(
-    own_postgres: PostgresServer, make_client
+    own_postgres: ThrowawayPostgres, make_client
 ) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(own_postgres.url), "head")
     async with make_client(database_url=own_postgres.url, rate_limit_enabled=False) as client:

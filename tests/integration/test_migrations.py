@@ -24,27 +24,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import app.models  # noqa: F401  (registers every table)
 from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
-from tests.conftest import POSTGRES_SERVER_URL, _asyncpg_url
+from tests.conftest import POSTGRES_SERVER_URL
+from tests.support.databases import scratch_database
 
 
 @pytest.fixture
 async def fresh_database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A database of its own: the suite's shared one is already migrated and full of fixtures."""
-    if not POSTGRES_SERVER_URL:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
     name = f"koiki_migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(
-        _asyncpg_url(POSTGRES_SERVER_URL, "postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with admin.connect() as connection:
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield _asyncpg_url(POSTGRES_SERVER_URL, name)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with scratch_database(POSTGRES_SERVER_URL, tmp_path, name) as url:
+        yield url
 
 
 def _revisions_in_order() -> list[tuple[str, str | None]]:

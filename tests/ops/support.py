@@ -3,19 +3,14 @@
 - `ops_env()`: an environment for running `python -m ops` / the entrypoint / uvicorn as a child
   process, with none of the developer's KOIKI settings leaking in;
 - `ScratchDatabase`: a uniquely named database on the test server, dropped afterwards;
-- `ThrowawayPostgres`: a PostgreSQL cluster of our own (initdb + pg_ctl on a free port), which a
-  test may stop and start without disturbing the shared server.
+- `ThrowawayPostgres` and `free_port` (from tests/support/servers.py).
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,18 +20,15 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from libkoiki.config import Settings
+from tests.support.servers import ThrowawayPostgres, free_port
+
+__all__ = ["ThrowawayPostgres", "free_port"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO_ROOT / "docker-entrypoint.sh"
 # Strong enough for production checks, obviously not real.
 STRONG_SECRET = "ops-test-secret-key-0123456789abcdefghijklmnop"
 STRONG_JWT_SECRET = "ops-test-jwt-secret-0123456789abcdefghijklmnop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ops_env(**overrides: str) -> dict[str, str]:
@@ -113,78 +105,6 @@ class ScratchDatabase:
         finally:
             await admin.close()
         return bool(found)
-
-
-def _postgres_bin(tool: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
-    if found:
-        return found[-1]
-    on_path = shutil.which(tool)
-    if on_path is None:
-        raise RuntimeError(f"{tool} not found (install the PostgreSQL server package)")
-    return on_path
-
-
-class ThrowawayPostgres:
-    """A private cluster. As root, the server runs as the `postgres` user (initdb refuses root)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="koiki-pg-"))
-        self.data = self.dir / "data"
-        self._as_postgres = os.geteuid() == 0
-        if self._as_postgres:
-            shutil.chown(self.dir, user="postgres", group="postgres")
-
-    def _run(self, *command: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
-        return subprocess.run(
-            [*prefix, *command], capture_output=True, text=True, check=True, timeout=60, **kwargs
-        )
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def init(self) -> None:
-        self._run(
-            _postgres_bin("initdb"),
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            _postgres_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.dir / "server.log"),
-            "-w",
-            "start",
-        )
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run(
-                _postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
-            )
-
-    def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wait_until(predicate: Any, *, timeout: float, interval: float = 0.1) -> bool:

@@ -1,24 +1,15 @@
-"""A throwaway PostgreSQL server, to stop and start without touching the shared one."""
+"""Real servers of a test's own: free loopback ports and throwaway PostgreSQL clusters."""
 
 from __future__ import annotations
 
-import contextlib
+import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
-
-PG_BIN = (
-    Path("/usr/lib/postgresql")
-    / (
-        sorted(os.listdir("/usr/lib/postgresql"))[-1]
-        if Path("/usr/lib/postgresql").exists()
-        else "15"
-    )
-    / "bin"
-)
+from typing import Any
 
 
 def free_port() -> int:
@@ -27,52 +18,78 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class PostgresServer:
-    """initdb + pg_ctl in a temporary folder, on a free loopback port, trust auth.
+def _postgres_bin(tool: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+    if found:
+        return found[-1]
+    on_path = shutil.which(tool)
+    if on_path is None:
+        raise RuntimeError(f"{tool} not found (install the PostgreSQL server package)")
+    return on_path
 
-    PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
-    """
+
+class ThrowawayPostgres:
+    """A private cluster. As root, the server runs as the `postgres` user (initdb refuses root)."""
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="koiki-pg-"))
-        self.data = self.root / "data"
+        self.dir = Path(tempfile.mkdtemp(prefix="koiki-pg-"))
+        self.data = self.dir / "data"
         self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.dir, user="postgres", group="postgres")
+
+    def _run(self, *command: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
+        return subprocess.run(
+            [*prefix, *command], capture_output=True, text=True, check=True, timeout=60, **kwargs
+        )
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _run(self, *args: str) -> None:
-        command = [str(PG_BIN / args[0]), *args[1:]]
-        if self._as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def init(self) -> PostgresServer:
-        if self._as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    def init_and_start(self) -> ThrowawayPostgres:
+        self.init()
+        self.start()
         return self
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def init(self) -> None:
         self._run(
-            "pg_ctl",
+            _postgres_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            _postgres_bin("pg_ctl"),
             "-D",
             str(self.data),
             "-o",
             options,
             "-l",
-            str(self.root / "log"),
+            str(self.dir / "server.log"),
             "-w",
             "start",
         )
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        if (self.data / "postmaster.pid").exists():
+            self._run(
+                _postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+            )
 
-    def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+    def cleanup(self) -> None:
+        try:
             self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
