@@ -44,29 +44,25 @@ async def test_hashing_leaves_the_event_loop_free_and_respects_the_bound() -> No
     await hasher.hash("warm-up-password")
     limiter = hasher._capacity()
     most_borrowed = 0
-    worst_lag = 0.0
+    ticks = 0
     done = asyncio.Event()
 
     async def watch() -> None:
-        nonlocal most_borrowed, worst_lag
+        nonlocal most_borrowed, ticks
         while not done.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.002)
-            worst_lag = max(worst_lag, time.perf_counter() - before - 0.002)
+            await asyncio.sleep(0.001)
+            ticks += 1
             most_borrowed = max(most_borrowed, int(limiter.borrowed_tokens))
 
     watcher = asyncio.create_task(watch())
-    started = time.perf_counter()
     await asyncio.gather(*(hasher.hash(f"burst-password-{n}") for n in range(12)))
-    elapsed = time.perf_counter() - started
     done.set()
     await watcher
 
     assert most_borrowed == 2
-    # Hashing on the loop would stall it for the whole burst; in threads the loop keeps ticking
-    # (the margin is wide because CI machines are shared and noisy).
-    assert elapsed > 0.1
-    assert worst_lag < elapsed / 3, (worst_lag, elapsed)
+    # Hashing on the loop would run the twelve back to back without letting the watcher in
+    # (a tick or two); in threads the loop keeps ticking (hundreds, fewer on a busy machine).
+    assert ticks >= 20, ticks
 
 
 async def test_an_unknown_account_costs_a_real_verification() -> None:
