@@ -101,6 +101,8 @@ API_PORT=$(free_port)
 WEB_PORT=$(free_port)
 export E2E_API_URL="http://127.0.0.1:$API_PORT"
 export E2E_BASE_URL="http://localhost:$WEB_PORT"
+SMTP_PORT=$(free_port)
+export E2E_MAIL_LOG="$WORK/mail.log"
 export E2E_ADMIN_EMAIL="e2e-admin@example.com"
 export E2E_ADMIN_PASSWORD="Koiki-Ops-Secret-$(date +%s)"
 api_env=(
@@ -110,9 +112,15 @@ api_env=(
   REDIS_KEY_PREFIX="koiki-fe-e2e-$$:"
   RATE_LIMIT_STRATEGY=redis
   FRONTEND_URL="$E2E_BASE_URL"
+  SMTP_HOST=127.0.0.1
+  SMTP_PORT="$SMTP_PORT"
+  SMTP_TLS=false
   LOG_LEVEL=WARNING
 )
 cd "$ROOT"
+# A real SMTP server on loopback that prints every message: the reset e2e reads its link there.
+PYTHONUNBUFFERED=1 .venv/bin/aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" >"$E2E_MAIL_LOG" 2>&1 &
+PIDS+=($!)
 env "${api_env[@]}" .venv/bin/alembic upgrade head
 printf '%s' "$E2E_ADMIN_PASSWORD" \
   | env "${api_env[@]}" .venv/bin/python -m ops create-superuser --email "$E2E_ADMIN_EMAIL" --password-stdin
