@@ -70,6 +70,8 @@ export async function login(page: Page, email: string, password: string): Promis
   await page.getByRole('button', { name: 'Log in' }).click()
   await expect(page).toHaveURL(/\/todos/)
   await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible()
+  // The list is fetched by the hydrated page: once it shows, buttons react to clicks.
+  await expect(page.getByText('Loading…')).toHaveCount(0)
 }
 
 export async function sessionCookies(context: BrowserContext) {
