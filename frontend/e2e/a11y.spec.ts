@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { registerViaApi, screenshot, test, uniqueEmail, useEnglish } from './helpers'
+import { hydrated, registerViaApi, screenshot, test, uniqueEmail, useEnglish } from './helpers'
 
 test('works with the keyboard alone and fits a phone screen', async ({ page, context }) => {
   const email = uniqueEmail('keyboard')
@@ -9,6 +9,7 @@ test('works with the keyboard alone and fits a phone screen', async ({ page, con
 
   // Log in without the mouse: the fields come in reading order and Enter submits.
   await page.goto('/login')
+  await hydrated(page)
   await page.getByLabel('Email').focus()
   await page.keyboard.type(email)
   await page.keyboard.press('Tab')
@@ -49,6 +50,7 @@ test('works with the keyboard alone and fits a phone screen', async ({ page, con
   // On a phone-sized screen nothing spills sideways.
   await page.setViewportSize({ width: 390, height: 844 })
   await page.reload()
+  await hydrated(page)
   await expect(page.getByTestId('todo-item')).toHaveCount(1)
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   expect(overflow).toBeLessThanOrEqual(0)

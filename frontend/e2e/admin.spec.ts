@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { ADMIN_EMAIL, ADMIN_PASSWORD, formError, login, newVisitor, registerViaApi, screenshot, test, uniqueEmail, useEnglish } from './helpers'
+import { ADMIN_EMAIL, ADMIN_PASSWORD, formError, hydrated, login, newVisitor, registerViaApi, screenshot, test, uniqueEmail, useEnglish } from './helpers'
 
 const password = 'Koiki-member-pass-1'
 
@@ -13,6 +13,7 @@ test('a regular user sees no admin area', async ({ page, context }) => {
   await expect(nav.getByRole('link', { name: 'Users' })).toHaveCount(0)
   await expect(nav.getByRole('link', { name: 'Audit log' })).toHaveCount(0)
   await page.goto('/admin/users')
+  await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Access denied' })).toBeVisible()
   const api = await page.request.get('/api/bff/users')
   expect(api.status()).toBe(403)
@@ -39,6 +40,7 @@ test('an administrator manages users and reads the audit log', async ({ page, co
   await useEnglish(other)
   const memberPage = await other.newPage()
   await memberPage.goto('/login')
+  await hydrated(memberPage)
   await memberPage.getByLabel('Email').fill(member)
   await memberPage.getByLabel('Password', { exact: true }).fill(password)
   await memberPage.getByRole('button', { name: 'Log in' }).click()
@@ -57,6 +59,7 @@ test('an administrator manages users and reads the audit log', async ({ page, co
   await expect(dialog).toBeHidden()
   await expect(row).toContainText('admin')
   await memberPage.reload()
+  await hydrated(memberPage)
   await expect(memberPage.getByRole('navigation', { name: 'Main menu' }).getByRole('link', { name: 'Users' })).toBeVisible()
   await other.close()
 

@@ -58,6 +58,11 @@ export async function registerViaApi(email: string, password: string, fullName?:
   expect(response.status, await response.clone().text()).toBe(201)
 }
 
+/** Wait until React has hydrated the page (see I18nProvider). */
+export async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' })
+}
+
 /** The error message of a form (Next.js adds an empty role=alert route announcer of its own). */
 export function formError(page: Page) {
   return page.locator('.alert[role="alert"]')
@@ -65,6 +70,7 @@ export function formError(page: Page) {
 
 export async function login(page: Page, email: string, password: string): Promise<void> {
   await page.goto('/login')
+  await hydrated(page)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password', { exact: true }).fill(password)
   await page.getByRole('button', { name: 'Log in' }).click()

@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { registerViaApi, screenshot, test, uniqueEmail } from './helpers'
+import { hydrated, registerViaApi, screenshot, test, uniqueEmail } from './helpers'
 
 test('Japanese by default, English on request, and the choice sticks', async ({ page }) => {
   const email = uniqueEmail('lang')
@@ -7,6 +7,8 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await registerViaApi(email, password)
 
   await page.goto('/login')
+
+  await hydrated(page)
   await expect(page.locator('html')).toHaveAttribute('lang', 'ja')
   await expect(page.getByRole('heading', { name: 'ログイン' })).toBeVisible()
   await page.getByLabel('メールアドレス').fill('bad')
@@ -18,6 +20,7 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'en')
   await page.reload()
+  await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
 
   await page.getByLabel('Email').fill(email)

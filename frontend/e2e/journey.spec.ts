@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { formError, login, newVisitor, screenshot, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
+import { formError, hydrated, login, newVisitor, screenshot, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
 
 // The whole life of one account, in order: each step needs the state the previous one left.
 test.describe.configure({ mode: 'serial' })
@@ -11,6 +11,7 @@ const newPassword = 'Koiki-journey-pass-2'
 test('register, then log in', async ({ page, context }) => {
   await useEnglish(context)
   await page.goto('/todos')
+  await hydrated(page)
   await expect(page).toHaveURL(/\/login\?next=%2Ftodos/)
 
   await page.getByRole('link', { name: 'Create an account' }).click()
@@ -42,6 +43,7 @@ test('register, then log in', async ({ page, context }) => {
 
   // Registering the same address again is refused with the API's conflict.
   await page.goto('/register')
+  await hydrated(page)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password', { exact: true }).fill(password)
   await page.getByLabel('Confirm password').fill(password)
@@ -49,6 +51,8 @@ test('register, then log in', async ({ page, context }) => {
   await expect(formError(page)).toContainText('This email address is already registered.')
 
   await page.goto('/login')
+
+  await hydrated(page)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password', { exact: true }).fill('Wrong-password-9')
   await page.getByRole('button', { name: 'Log in' }).click()
@@ -170,6 +174,7 @@ test('edit the profile and change the password', async ({ page, context }) => {
   await expect(page.getByText('Password changed. Your other sessions have been signed out.')).toBeVisible()
   // This session survives its own password change.
   await page.reload()
+  await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Profile', level: 1 })).toBeVisible()
   await screenshot(page, 'profile')
 })
@@ -194,6 +199,7 @@ test('log out, and the old session no longer works', async ({ page, context, bro
   await useEnglish(replay)
   const stale = await replay.newPage()
   await stale.goto('/todos')
+  await hydrated(stale)
   await expect(stale).toHaveURL(/\/login\?next=%2Ftodos/)
   const api = await stale.request.get('/api/bff/todos')
   expect(api.status()).toBe(401)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { expect } from '@playwright/test'
-import { formError, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
+import { formError, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
 
 // The API sends real mail over SMTP to a local aiosmtpd started by .ci/frontend.sh, which
 // writes every message to this file.
@@ -29,6 +29,8 @@ test('reset a forgotten password through the emailed link', async ({ page, conte
   await useEnglish(context)
 
   await page.goto('/login')
+
+  await hydrated(page)
   await page.getByRole('link', { name: 'Forgot your password?' }).click()
   await expect(page.getByRole('heading', { name: 'Reset your password' })).toBeVisible()
   await page.getByLabel('Email').fill(email)
@@ -37,6 +39,7 @@ test('reset a forgotten password through the emailed link', async ({ page, conte
 
   const link = new URL(await resetLinkFor(email))
   await page.goto(`${link.pathname}${link.search}`)
+  await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible()
   await page.getByLabel('New password', { exact: true }).fill('Koiki-remembered-pass-2')
   await page.getByLabel('Confirm new password').fill('Koiki-remembered-pass-2')
@@ -50,6 +53,7 @@ test('reset a forgotten password through the emailed link', async ({ page, conte
   await context.clearCookies()
   await useEnglish(context)
   await page.goto(`${link.pathname}${link.search}`)
+  await hydrated(page)
   await page.getByLabel('New password', { exact: true }).fill('Koiki-third-pass-3')
   await page.getByLabel('Confirm new password').fill('Koiki-third-pass-3')
   await page.getByRole('button', { name: 'Set password' }).click()
@@ -59,6 +63,7 @@ test('reset a forgotten password through the emailed link', async ({ page, conte
 test('a reset page without a token says so', async ({ page, context }) => {
   await useEnglish(context)
   await page.goto('/reset-password/confirm')
+  await hydrated(page)
   await expect(formError(page)).toContainText('This reset link is not valid.')
   await page.getByRole('link', { name: 'Request a new link' }).click()
   await expect(page.getByRole('heading', { name: 'Reset your password' })).toBeVisible()

@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test'
-import { BASE_URL, formError, login, registerViaApi, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
+import { BASE_URL, formError, hydrated, login, registerViaApi, sessionCookies, test, uniqueEmail, useEnglish } from './helpers'
 
 const password = 'Koiki-security-pass-1'
 
@@ -62,6 +62,7 @@ test('a mutating BFF call without the CSRF token or from another origin is refus
   })
   expect(genuine.status()).toBe(201)
   await page.reload()
+  await hydrated(page)
   await expect(page.getByTestId('todo-item')).toHaveCount(1)
   await expect(page.getByTestId('todo-item')).toContainText('Genuine task')
   // Token endpoints are not reachable through the proxy at all.
@@ -82,6 +83,7 @@ test('an expired access token is refreshed once, with rotation', async ({ page, 
   // Page render: the proxy refreshes before the server asks the API who this is.
   await context.clearCookies({ name: first.access?.name })
   await page.goto('/todos')
+  await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible()
   const second = await sessionCookies(context)
   expect(second.access?.value).toBeTruthy()
@@ -95,6 +97,7 @@ test('an expired access token is refreshed once, with rotation', async ({ page, 
   const third = await sessionCookies(context)
   expect(third.refresh?.value).not.toBe(second.refresh?.value)
   await page.reload()
+  await hydrated(page)
   await expect(page.getByText('1 open tasks')).toBeVisible()
 })
 
@@ -125,6 +128,7 @@ test('a locked login shows when to try again', async ({ page, context }) => {
   await registerViaApi(email, password)
   await useEnglish(context)
   await page.goto('/login')
+  await hydrated(page)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password', { exact: true }).fill('Wrong-password-0')
   const alert = formError(page)

@@ -1,6 +1,6 @@
 'use client'
 
-import { createContext, useContext, type ReactNode } from 'react'
+import { createContext, useContext, useEffect, type ReactNode } from 'react'
 import { messagesFor, type Locale, type Messages } from '.'
 
 interface I18n {
@@ -11,6 +11,11 @@ interface I18n {
 const I18nContext = createContext<I18n | null>(null)
 
 export function I18nProvider({ locale, children }: { locale: Locale; children: ReactNode }) {
+  // Marks the document once React is in charge of it; the e2e suite waits for this before
+  // typing, since input typed into server-rendered HTML before hydration can be lost.
+  useEffect(() => {
+    document.documentElement.dataset.hydrated = 'true'
+  }, [])
   return <I18nContext value={{ locale, m: messagesFor(locale) }}>{children}</I18nContext>
 }
 

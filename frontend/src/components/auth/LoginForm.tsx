@@ -44,7 +44,8 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
     <>
       <h1>{m.auth.loginTitle}</h1>
       <p className="intro">{m.auth.loginIntro}</p>
-      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+      {/* method="post": a submit before hydration must not put the password into the URL. */}
+      <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         {notice && !problem.message ? <Notice message={notice.text} tone={notice.tone} /> : null}
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />

@@ -42,7 +42,7 @@ export function RegisterForm() {
     <>
       <h1>{m.auth.registerTitle}</h1>
       <p className="intro">{m.auth.registerIntro}</p>
-      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+      <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field label={m.auth.fullName} name="full_name" autoComplete="name" error={fields.full_name} optional />
         <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />

@@ -51,7 +51,7 @@ export function ResetConfirmForm({ token }: { token: string }) {
     <>
       <h1>{m.auth.resetConfirmTitle}</h1>
       <p className="intro">{m.auth.resetConfirmIntro}</p>
-      <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+      <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field
           label={m.auth.newPassword}

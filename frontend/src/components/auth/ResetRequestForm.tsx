@@ -38,7 +38,7 @@ export function ResetRequestForm() {
       {sent ? (
         <Notice message={m.auth.resetSent} />
       ) : (
-        <form ref={formRef} className="form" onSubmit={onSubmit} noValidate>
+        <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
           <FormError message={problem.message} requestId={problem.requestId} />
           <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
           <button type="submit" className="btn btn-primary btn-block" disabled={busy}>

@@ -77,7 +77,7 @@ function AccountCard() {
             : m.profile.noRoles}
         </dd>
       </dl>
-      <form ref={formRef} className="form" onSubmit={submit} noValidate>
+      <form ref={formRef} className="form" method="post" onSubmit={submit} noValidate>
         <Notice message={saved ? m.profile.nameSaved : null} />
         <FormError message={problem.message} requestId={problem.requestId} />
         <div className="row">
@@ -136,7 +136,7 @@ function PasswordCard() {
     <section className="card" aria-labelledby="password-heading">
       <h2 id="password-heading">{m.profile.passwordTitle}</h2>
       <p className="card-intro">{m.profile.passwordIntro}</p>
-      <form ref={formRef} className="form" onSubmit={submit} noValidate style={{ maxWidth: 420 }}>
+      <form ref={formRef} className="form" method="post" onSubmit={submit} noValidate style={{ maxWidth: 420 }}>
         <Notice message={done ? m.profile.passwordChanged : null} />
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field
