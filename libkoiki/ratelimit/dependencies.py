@@ -56,5 +56,8 @@ def rate_limit(limit: str, *, scope: str, per: Per = "client") -> DependsParam:
 
 
 async def check_rate_limit(request: Request, limit: str, *, scope: str, key: str) -> None:
-    """Count one request against `limit` for an arbitrary key (stored hashed)."""
+    """Count one request against `limit` for an arbitrary key (e-mail addresses...).
+
+    The key is compared trimmed and case-insensitively, and stored hashed.
+    """
     await _check(request, limit, scope, f"key:{key.strip().lower()}")
