@@ -194,6 +194,15 @@ def cmd_create_superuser(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge_auth_state(args: argparse.Namespace) -> int:
+    from ops.maintenance import purge_auth_state
+
+    removed = asyncio.run(purge_auth_state(load_settings()))
+    for table, count in removed.items():
+        print(f"{table}: {count} expired row(s) removed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops",
@@ -289,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_argument("--strict", action="store_true", help="warnings fail too")
+
+    add(
+        "purge-auth-state",
+        cmd_purge_auth_state,
+        "Delete expired sessions, refresh and reset tokens, revocations and login attempts "
+        "(safe at any time; run it daily from cron or a scheduled job).",
+    )
 
     sub = add(
         "create-superuser",

@@ -4,7 +4,7 @@ PostgreSQL pass, on a database of its own."""
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,27 +16,23 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.main import create_app
 from libkoiki.config import Settings
+from tests.conftest import POSTGRES_SERVER_URL
 from tests.ops.support import (
     STRONG_JWT_SECRET,
     STRONG_SECRET,
-    ScratchDatabase,
     ops_env,
     run_ops,
 )
+from tests.support.databases import scratch_database
 
 PASSWORD = "Quiet-Harbour-Lantern-42"
 
 
 @pytest.fixture
 async def ops_database_url(tmp_path: Path) -> AsyncIterator[str]:
-    base = os.environ.get("KOIKI_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'ops.db'}"
-        return
-    database = ScratchDatabase(base, "su")
-    await database.create()
-    yield database.url
-    await database.drop()
+    name = f"koiki_ops_su_{uuid.uuid4().hex[:8]}"
+    async with scratch_database(POSTGRES_SERVER_URL, tmp_path, name) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+"""`python -m ops purge-auth-state`: the scheduled clean-up, run the way cron would run it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libkoiki.auth.models import LoginAttempt
+from libkoiki.config import Settings
+from libkoiki.db import utcnow
+from tests.fixtures.auth import login
+from tests.ops.support import ops_env, run_ops
+
+
+async def test_purge_removes_expired_attempts_and_keeps_recent_ones(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    await login(client, "old@example.com", "a-wrong-password-1")
+    await login(client, "recent@example.com", "a-wrong-password-1")
+    outside_window = utcnow() - timedelta(minutes=settings.login_failure_window_minutes + 1)
+    await db_session.execute(
+        update(LoginAttempt)
+        .where(LoginAttempt.email == "old@example.com")
+        .values(attempted_at=outside_window)
+    )
+    await db_session.commit()
+
+    result = run_ops(
+        "purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "auth_login_attempts: 1 expired row(s) removed" in result.stdout
+    remaining = (await db_session.scalars(select(LoginAttempt.email))).all()
+    assert remaining == ["recent@example.com"]
