@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+Outcome = Literal["success", "failure"]
 
 
 class AuditEventRead(BaseModel):
@@ -16,7 +18,7 @@ class AuditEventRead(BaseModel):
     actor_id: int | None
     actor_email: str | None
     action: str
-    outcome: str
+    outcome: Outcome
     target_type: str | None
     target_id: str | None
     ip: str | None

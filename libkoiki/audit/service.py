@@ -10,16 +10,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.audit.models import USER_AGENT_MAX_LENGTH, AuditEvent
+from libkoiki.audit.schemas import Outcome
 from libkoiki.pagination import PageParams, paginate
 
-OUTCOMES = ("success", "failure")
+OUTCOMES = get_args(Outcome)
 REDACTED = "[redacted]"
 # Any key that could carry a credential is dropped to a marker, however deeply nested: callers
 # pass request-derived dicts and a single slip would persist a password forever.
@@ -74,7 +75,7 @@ async def record_event(
     session: AsyncSession,
     *,
     action: str,
-    outcome: str = "success",
+    outcome: Outcome = "success",
     actor_id: int | None = None,
     actor_email: str | None = None,
     target_type: str | None = None,
