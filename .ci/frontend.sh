@@ -104,7 +104,8 @@ export E2E_BASE_URL="http://localhost:$WEB_PORT"
 SMTP_PORT=$(free_port)
 export E2E_MAIL_LOG="$WORK/mail.log"
 export E2E_ADMIN_EMAIL="e2e-admin@example.com"
-export E2E_ADMIN_PASSWORD="Koiki-Ops-Secret-$(date +%s)"
+E2E_ADMIN_PASSWORD="Koiki-Ops-Secret-$(date +%s)"
+export E2E_ADMIN_PASSWORD
 api_env=(
   APP_ENV=test
   DATABASE_URL="$E2E_DATABASE_URL"
