@@ -400,7 +400,8 @@ export interface components {
             ip: string | null;
             /** Format: date-time */
             occurred_at: string;
-            outcome: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
             request_id: string | null;
             target_id: string | null;
             target_type: string | null;
