@@ -98,14 +98,16 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     else:
         app.state.rate_limiter = None
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
-    if "*" not in settings.trusted_hosts:
+    # An empty TRUSTED_HOSTS (a blank line in .env) means unset, not "refuse every host".
+    if settings.trusted_hosts and "*" not in settings.trusted_hosts:
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, exempt_paths=PROBE_PATHS
         )
     elif settings.is_production:
         logger.warning(
             "trusted_hosts_unrestricted",
-            detail="TRUSTED_HOSTS is '*': set the public host names to refuse forged Host headers",
+            detail="TRUSTED_HOSTS is unrestricted: set the public host names to refuse forged"
+            " Host headers",
         )
     install_cors(app, settings.cors_origins)
     app.add_middleware(

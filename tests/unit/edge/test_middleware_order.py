@@ -38,7 +38,8 @@ def test_production_stack_order() -> None:
 
 
 def test_optional_layers_drop_out_without_reordering_the_rest() -> None:
-    assert stack(rate_limit_enabled=False, metrics_enabled=False) == [
+    # A blank TRUSTED_HOSTS is "unset", not "no host allowed".
+    assert stack(rate_limit_enabled=False, metrics_enabled=False, trusted_hosts="") == [
         "RequestContextMiddleware",
         "ClientIPMiddleware",
         "SecurityHeadersMiddleware",
