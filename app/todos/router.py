@@ -19,7 +19,7 @@ router = APIRouter(
     tags=["Todos"],
     responses=error_responses(401, 422, 429),
 )
-ONE_TODO = error_responses(404)
+NOT_FOUND_RESPONSE = error_responses(404)
 # Reads are cheap; writes get a tighter per-user budget than the global default.
 write_limit = rate_limit("60/minute", scope="todos:write", per="user")
 
@@ -47,19 +47,23 @@ async def list_todos(
     )
 
 
-@router.get("/{todo_id}", summary="Get a todo", responses=ONE_TODO)
+@router.get("/{todo_id}", summary="Get a todo", responses=NOT_FOUND_RESPONSE)
 async def get_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> TodoRead:
     return TodoRead.model_validate(await service.get_todo(session, user, todo_id))
 
 
-@router.put("/{todo_id}", summary="Replace a todo", dependencies=[write_limit], responses=ONE_TODO)
+@router.put(
+    "/{todo_id}", summary="Replace a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
+)
 async def replace_todo(
     todo_id: int, data: TodoReplace, user: CurrentUser, session: SessionDep
 ) -> TodoRead:
     return TodoRead.model_validate(await service.replace_todo(session, user, todo_id, data))
 
 
-@router.patch("/{todo_id}", summary="Update a todo", dependencies=[write_limit], responses=ONE_TODO)
+@router.patch(
+    "/{todo_id}", summary="Update a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
+)
 async def update_todo(
     todo_id: int, data: TodoUpdate, user: CurrentUser, session: SessionDep
 ) -> TodoRead:
@@ -71,7 +75,7 @@ async def update_todo(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a todo",
     dependencies=[write_limit],
-    responses=ONE_TODO,
+    responses=NOT_FOUND_RESPONSE,
 )
 async def delete_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> None:
     await service.delete_todo(session, user, todo_id)
