@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from libkoiki.config import Settings, async_database_url
 from libkoiki.db import Base
+from libkoiki.db.engine import ensure_sqlite_directory
 
 config = context.config
 target_metadata = Base.metadata
@@ -53,7 +54,9 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(database_url())
+    url = database_url()
+    ensure_sqlite_directory(url)
+    engine = create_async_engine(url)
     try:
         async with engine.begin() as async_connection:
             await async_connection.run_sync(_run_sync)

@@ -19,11 +19,14 @@ from libkoiki.config import Settings
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _sqlite_file(url: str) -> Path | None:
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite file URL: a fresh clone has no `./var/` yet."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -38,9 +41,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
-        sqlite_file = _sqlite_file(url)
-        if sqlite_file is not None:
-            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_directory(url)
         engine = create_async_engine(url, echo=settings.db_echo, pool_pre_ping=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
