@@ -2,7 +2,8 @@
 
 Failures are rows in the database, so the count survives restarts and every replica applies the
 same limit. A locked login is answered at once with `Retry-After` (never by sleeping in the
-request), and is not counted itself, so the lock ends when the window has passed.
+request), and is not counted itself, so the lock ends when the window has passed. Expired rows
+are removed by `purge_expired_auth_state`, not on the request path.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -63,22 +64,43 @@ async def retry_after_seconds(
     return max(1, math.ceil((max(unlocks) - utcnow()).total_seconds()))
 
 
-async def record_failure(
+async def claim_attempt(
     db: AsyncSession, settings: Settings, *, email: str, ip: str | None
-) -> None:
-    email = email[:EMAIL_MAX_LENGTH]
-    ip = (ip or UNKNOWN_IP)[:IP_MAX_LENGTH]
-    expired = utcnow() - _window(settings)
-    # Failures that left the window no longer count: drop them for this account and this IP.
-    await db.execute(
-        delete(LoginAttempt).where(
-            LoginAttempt.email == email, LoginAttempt.attempted_at <= expired
+) -> bool:
+    """Count this attempt before the password is checked; False if it is over the limit.
+
+    Counting first (and committing) means parallel guesses cannot all pass the check while the
+    first ones are still hashing: each attempt sees every attempt that came before it. An attempt
+    over the limit is withdrawn, so refused requests do not prolong the lock. A successful login
+    clears the account's attempts, its own included.
+    """
+    attempt = LoginAttempt(
+        email=email[:EMAIL_MAX_LENGTH], ip=(ip or UNKNOWN_IP)[:IP_MAX_LENGTH], attempted_at=utcnow()
+    )
+    db.add(attempt)
+    await db.commit()
+    window_start = utcnow() - _window(settings)
+
+    async def rank(column: InstrumentedAttribute[str], value: str) -> int:
+        count = await db.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                column == value,
+                LoginAttempt.attempted_at > window_start,
+                LoginAttempt.id <= attempt.id,
+            )
         )
+        return int(count or 0)
+
+    within = (
+        await rank(LoginAttempt.email, attempt.email) <= (settings.login_max_failures_per_account)
+        and await rank(LoginAttempt.ip, attempt.ip) <= settings.login_max_failures_per_ip
     )
-    await db.execute(
-        delete(LoginAttempt).where(LoginAttempt.ip == ip, LoginAttempt.attempted_at <= expired)
-    )
-    db.add(LoginAttempt(email=email, ip=ip, attempted_at=utcnow()))
+    if not within:
+        await db.delete(attempt)
+        await db.commit()
+    return within
 
 
 async def clear_failures(db: AsyncSession, *, email: str) -> None:

@@ -99,6 +99,12 @@ async def login(
 ) -> TokenPair:
     email = normalize_email(email)
     retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
+    if retry_after is None and not await lockout.claim_attempt(
+        db, settings, email=email, ip=source.ip
+    ):
+        # Parallel attempts filled the budget while this one waited.
+        retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
+        retry_after = retry_after or 1
     if retry_after is not None:
         await record_event(
             db,
@@ -163,8 +169,7 @@ async def _login_failed(
     reason: str,
     source: AuditSource,
 ) -> None:
-    await lockout.record_failure(db, settings, email=email, ip=source.ip)
-    await db.flush()
+    # The attempt was counted before the password was checked (lockout.claim_attempt).
     await record_event(
         db,
         action="auth.login",

@@ -5,6 +5,7 @@ The window is 15 minutes; instead of waiting, the tests age the stored attempts.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -119,3 +120,24 @@ async def test_limits_come_from_the_settings(make_client: ClientFactory) -> None
         await _fail(client, user.email, 2)
         response = await login(client, user.email, user.password)
     assert response.status_code == 429
+
+
+async def test_parallel_guesses_cannot_exceed_the_account_budget(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # Twelve guesses at once from twelve addresses: each is counted before its password is
+    # checked, so no more than five can be checked at all.
+    user = await register_and_login(client)
+    responses = await asyncio.gather(
+        *(login(client, user.email, WRONG, headers=_from(f"203.0.113.{n}")) for n in range(12))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 7, statuses
+    assert all(r.json()["code"] == "login_locked" for r in responses if r.status_code == 429)
+    right_password = await login(client, user.email, user.password, headers=_from("203.0.113.99"))
+    assert right_password.status_code == 429
+    stored = await db_session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.email == user.email)
+    )
+    assert stored == 5  # refused attempts are withdrawn and do not prolong the lock
