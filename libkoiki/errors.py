@@ -18,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -145,6 +145,14 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
+def is_unstorable_value(exc: BaseException) -> bool:
+    """The database refused a value (SQLSTATE class 22, "data exception")."""
+    if isinstance(exc, DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and str(sqlstate or "").startswith("22")
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return error_response(request, exc.status_code, exc.detail, exc.code, exc.headers)
@@ -203,7 +211,17 @@ class UnhandledErrorMiddleware:
             if started:
                 raise
             request = Request(scope)
-            if is_database_unavailable(exc):
+            if is_unstorable_value(exc):
+                # A value the schema let through but the database cannot store (a range or
+                # encoding the field types do not know about): the client's input, not a bug.
+                logger.warning("database_rejected_value", error=str(exc).splitlines()[0])
+                response = error_response(
+                    request,
+                    422,
+                    "A value is out of range or contains characters that cannot be stored",
+                    "invalid_value",
+                )
+            elif is_database_unavailable(exc):
                 logger.warning("database_unavailable", error=str(exc).splitlines()[0])
                 unavailable = DatabaseUnavailableError()
                 response = error_response(

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.fields import INT32_MAX
+
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
@@ -30,7 +32,7 @@ class PageParams:
 
 
 def page_params(
-    skip: Annotated[int, Query(ge=0, description="Number of items to skip")] = 0,
+    skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Number of items to skip")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")
     ] = DEFAULT_LIMIT,

@@ -53,7 +53,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if POSTGRES_SERVER_URL:
         return
-    reason = "needs PostgreSQL (advisory locks, pg_dump): runs in the PostgreSQL + Redis pass"
+    reason = "PostgreSQL-only behaviour: runs in the PostgreSQL + Redis pass"
     for item in items:
         if item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -11,6 +11,7 @@ from app.todos.schemas import TodoCreate, TodoFilters, TodoRead, TodoReplace, To
 from libkoiki.auth.dependencies import CurrentUser
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
+from libkoiki.fields import RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
 from libkoiki.ratelimit import rate_limit
 
@@ -48,7 +49,7 @@ async def list_todos(
 
 
 @router.get("/{todo_id}", summary="Get a todo", responses=NOT_FOUND_RESPONSE)
-async def get_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> TodoRead:
+async def get_todo(todo_id: RowIdPath, user: CurrentUser, session: SessionDep) -> TodoRead:
     return TodoRead.model_validate(await service.get_todo(session, user, todo_id))
 
 
@@ -56,7 +57,7 @@ async def get_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> Todo
     "/{todo_id}", summary="Replace a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
 )
 async def replace_todo(
-    todo_id: int, data: TodoReplace, user: CurrentUser, session: SessionDep
+    todo_id: RowIdPath, data: TodoReplace, user: CurrentUser, session: SessionDep
 ) -> TodoRead:
     return TodoRead.model_validate(await service.replace_todo(session, user, todo_id, data))
 
@@ -65,7 +66,7 @@ async def replace_todo(
     "/{todo_id}", summary="Update a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
 )
 async def update_todo(
-    todo_id: int, data: TodoUpdate, user: CurrentUser, session: SessionDep
+    todo_id: RowIdPath, data: TodoUpdate, user: CurrentUser, session: SessionDep
 ) -> TodoRead:
     return TodoRead.model_validate(await service.update_todo(session, user, todo_id, data))
 
@@ -77,5 +78,5 @@ async def update_todo(
     dependencies=[write_limit],
     responses=NOT_FOUND_RESPONSE,
 )
-async def delete_todo(todo_id: int, user: CurrentUser, session: SessionDep) -> None:
+async def delete_todo(todo_id: RowIdPath, user: CurrentUser, session: SessionDep) -> None:
     await service.delete_todo(session, user, todo_id)

@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,11 +12,12 @@ from pydantic import (
 )
 
 from app.todos.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from libkoiki.fields import NoNul, RowId, UTCDateTime
 
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH), NoNul
 ]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH), NoNul]
 TodoSort = Literal["created_at", "-created_at", "due_date", "-due_date", "title", "-title"]
 
 
@@ -27,7 +27,7 @@ class TodoCreate(BaseModel):
     title: Title
     description: Description | None = None
     is_completed: bool = False
-    due_date: AwareDatetime | None = None
+    due_date: UTCDateTime | None = None
 
 
 class TodoReplace(TodoCreate):
@@ -42,7 +42,7 @@ class TodoUpdate(BaseModel):
     title: Title | None = None
     description: Description | None = None
     is_completed: bool | None = None
-    due_date: AwareDatetime | None = None
+    due_date: UTCDateTime | None = None
 
     @field_validator("title", "is_completed", mode="before")
     @classmethod
@@ -68,8 +68,8 @@ class TodoRead(BaseModel):
 
 class TodoFilters(BaseModel):
     is_completed: bool | None = None
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
-    owner_id: int | None = None
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoNul] | None = None
+    due_before: UTCDateTime | None = None
+    due_after: UTCDateTime | None = None
+    owner_id: RowId | None = None
     sort: TodoSort = "-created_at"

@@ -29,6 +29,7 @@ from libkoiki.auth.password_policy import validate_password
 from libkoiki.auth.passwords import hash_password
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
+from libkoiki.fields import CleanStr, RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
 
 COMMON_ERRORS = error_responses(401, 403, 422)
@@ -56,7 +57,9 @@ async def list_users(
     _: UserReader,
     session: SessionDep,
     page: PageParamsDep,
-    q: Annotated[str | None, Query(max_length=320, description="Searches email and name")] = None,
+    q: Annotated[
+        CleanStr | None, Query(max_length=320, description="Searches email and name")
+    ] = None,
 ) -> Page[UserRead]:
     users, total = await service.list_users(session, page, q=q)
     items = [UserRead.model_validate(user) for user in users]
@@ -66,7 +69,7 @@ async def list_users(
 @users_router.get(
     "/{user_id}", response_model=UserRead, summary="Get a user (users:read)", responses=ONE_USER
 )
-async def get_user(user_id: int, _: UserReader, session: SessionDep) -> User:
+async def get_user(user_id: RowIdPath, _: UserReader, session: SessionDep) -> User:
     return await service.require_user(session, user_id)
 
 
@@ -101,7 +104,11 @@ async def create_user(
     responses=error_responses(400, 404),
 )
 async def update_user(
-    user_id: int, data: UserUpdate, actor: UserWriter, session: SessionDep, source: AuditSourceDep
+    user_id: RowIdPath,
+    data: UserUpdate,
+    actor: UserWriter,
+    session: SessionDep,
+    source: AuditSourceDep,
 ) -> User:
     return await service.update_user(session, actor, user_id, data, source=source)
 
@@ -113,7 +120,7 @@ async def update_user(
     responses=error_responses(400, 404),
 )
 async def delete_user(
-    user_id: int, actor: UserWriter, session: SessionDep, source: AuditSourceDep
+    user_id: RowIdPath, actor: UserWriter, session: SessionDep, source: AuditSourceDep
 ) -> None:
     await service.delete_user(session, actor, user_id, source=source)
 
@@ -143,7 +150,7 @@ async def create_role(
     summary="Get a role (roles:manage)",
     responses=ONE_ROLE,
 )
-async def get_role(role_id: int, _: RoleManager, session: SessionDep) -> RoleRead:
+async def get_role(role_id: RowIdPath, _: RoleManager, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.require_role(session, role_id))
 
 
@@ -154,7 +161,11 @@ async def get_role(role_id: int, _: RoleManager, session: SessionDep) -> RoleRea
     responses=error_responses(400, 404, 409),
 )
 async def update_role(
-    role_id: int, data: RoleUpdate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
+    role_id: RowIdPath,
+    data: RoleUpdate,
+    actor: RoleManager,
+    session: SessionDep,
+    source: AuditSourceDep,
 ) -> RoleRead:
     role = await service.update_role(session, actor, role_id, data, source=source)
     return RoleRead.model_validate(role)
@@ -167,7 +178,7 @@ async def update_role(
     responses=ONE_ROLE,
 )
 async def set_role_permissions(
-    role_id: int,
+    role_id: RowIdPath,
     data: RolePermissionsUpdate,
     actor: RoleManager,
     session: SessionDep,
@@ -184,7 +195,7 @@ async def set_role_permissions(
     responses=error_responses(400, 404),
 )
 async def delete_role(
-    role_id: int, actor: RoleManager, session: SessionDep, source: AuditSourceDep
+    role_id: RowIdPath, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> None:
     await service.delete_role(session, actor, role_id, source=source)
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
+from libkoiki.fields import NoNul
 
 
 def _lower(value: str) -> str:
@@ -24,7 +25,9 @@ def _lower(value: str) -> str:
 
 
 Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_lower)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+FullName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
+]
 
 
 def _normalize_name(value: object) -> object:
@@ -40,7 +43,7 @@ RoleName = Annotated[
 PermissionCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
 ]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul]
 
 
 class UserRead(BaseModel):

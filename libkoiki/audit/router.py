@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from libkoiki.accounts.models import User
 from libkoiki.audit.schemas import AuditEventRead
@@ -13,6 +12,7 @@ from libkoiki.audit.service import list_events
 from libkoiki.auth.dependencies import require_permission
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
+from libkoiki.fields import INT32_MAX, CleanStr, UTCDateTime
 from libkoiki.pagination import Page, PageParamsDep
 
 router = APIRouter(
@@ -25,11 +25,11 @@ async def list_audit_events(
     _: Annotated[User, require_permission("audit:read")],
     session: SessionDep,
     page: PageParamsDep,
-    actor_id: Annotated[int | None, Query(ge=1)] = None,
-    action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
+    action: Annotated[CleanStr | None, Query(min_length=1, max_length=64)] = None,
     # Aware only: a naive time would be silently read in the server's zone.
-    since: Annotated[AwareDatetime | None, Query(description="Inclusive, with offset")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Exclusive, with offset")] = None,
+    since: Annotated[UTCDateTime | None, Query(description="Inclusive, with offset")] = None,
+    until: Annotated[UTCDateTime | None, Query(description="Exclusive, with offset")] = None,
 ) -> Page[AuditEventRead]:
     events, total = await list_events(
         session,

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.accounts.models import EMAIL_MAX_LENGTH
 from libkoiki.audit.models import USER_AGENT_MAX_LENGTH, AuditEvent
 from libkoiki.audit.schemas import Outcome
 from libkoiki.pagination import PageParams, paginate
@@ -94,7 +95,7 @@ async def record_event(
         action=action,
         outcome=outcome,
         actor_id=actor_id,
-        actor_email=actor_email,
+        actor_email=None if actor_email is None else actor_email[:EMAIL_MAX_LENGTH],
         target_type=target_type,
         target_id=None if target_id is None else str(target_id)[:64],
         details=scrub(details or {}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from libkoiki.accounts.schemas import UserMe, UserRead
@@ -23,6 +23,7 @@ from libkoiki.auth.schemas import (
     TokenPair,
 )
 from libkoiki.db import SessionDep
+from libkoiki.fields import CleanStr
 from libkoiki.mail import get_mail_sender
 from libkoiki.ratelimit import check_rate_limit, rate_limit
 
@@ -190,6 +191,9 @@ async def sessions(auth: CurrentAuth, session: SessionDep) -> list[SessionRead]:
     responses={**UNAUTHORIZED, 404: {"description": "No such session of yours"}},
 )
 async def end_session(
-    session_id: str, auth: CurrentAuth, session: SessionDep, source: AuditSourceDep
+    session_id: Annotated[CleanStr, Path(max_length=64)],
+    auth: CurrentAuth,
+    session: SessionDep,
+    source: AuditSourceDep,
 ) -> None:
     await service.end_user_session(session, auth, session_id, source=source)

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libkoiki.accounts.models import User
+from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
 from libkoiki.accounts.service import create_user, get_user, get_user_by_email, normalize_email
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth import lockout, metrics
@@ -98,6 +98,10 @@ async def login(
     db: AsyncSession, settings: Settings, *, email: str, password: str, source: AuditSource
 ) -> TokenPair:
     email = normalize_email(email)
+    if len(email) > EMAIL_MAX_LENGTH or "\x00" in email:
+        # No account can have this name; it is not worth a row (or storable at all).
+        await get_password_hasher(settings).burn(password)
+        raise unauthorized(INVALID_CREDENTIALS, "invalid_credentials")
     retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
     if retry_after is None and not await lockout.claim_attempt(
         db, settings, email=email, ip=source.ip

@@ -48,6 +48,11 @@ async def touch_database(session: SessionDep) -> dict[str, int]:
     return {"one": (await session.execute(text("SELECT 1"))).scalar_one()}
 
 
+@probe.get("/overflow")
+async def overflow(session: SessionDep) -> None:
+    await session.execute(text("SELECT CAST(:value AS bigint)::int"), {"value": 99_999_999_999})
+
+
 @pytest.fixture
 def probe_client(database_url: str, migrated_engine: Any) -> Callable[..., Any]:
     @asynccontextmanager
@@ -130,6 +135,14 @@ async def test_unreachable_database_is_503_not_500(probe_client: Callable[..., A
     assert liveness.status_code == 200
     assert readiness.status_code == 503
     assert readiness.json()["checks"]["database"].startswith("error")
+
+
+@pytest.mark.postgres_only
+async def test_a_value_the_database_cannot_store_is_a_422(probe_client: Callable[..., Any]) -> None:
+    async with probe_client() as client:
+        response = await client.get("/probe/overflow")
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_value"
 
 
 @pytest.mark.parametrize(
