@@ -109,6 +109,8 @@ async def create_user(
     try:
         await session.flush()
     except IntegrityError as exc:
+        if "email" not in str(exc.orig):
+            raise
         # Two requests raced past the check above: the unique constraint decides.
         await session.rollback()
         raise ConflictError("A user with this email already exists", "email_taken") from exc
@@ -259,9 +261,8 @@ async def delete_user(
         request=source,
         details={"email": user.email},
     )
-    # Through the auth layer first, so any cache of revocations learns it too; the rows
-    # themselves (sessions, role links, owned data) go with the user by ON DELETE CASCADE.
-    await _revoke_sessions(session, user_id, "deleted")
+    # Sessions, revocations, role links and owned data go with the user by ON DELETE CASCADE;
+    # a token of the deleted user then finds no user and is refused.
     await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
 

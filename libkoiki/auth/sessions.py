@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -206,8 +206,7 @@ async def revoke_all_sessions(
 async def deny_access_token(db: AsyncSession, claims: AccessClaims) -> None:
     """Put one access token on the deny-list until it expires. Caller commits."""
     now = utcnow()
-    # Rows of tokens that have expired anyway are useless: keep the list short.
-    await db.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now))
+    # Rows of expired tokens are removed by `purge_expired_auth_state`, not on every logout.
     statement: Insert = _upsert(db, RevokedAccessToken).values(
         jti=claims.jti,
         user_id=claims.user_id,
