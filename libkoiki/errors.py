@@ -99,6 +99,12 @@ class ConflictError(AppError):
         super().__init__(409, detail, code)
 
 
+def field_error(field: str, message: str) -> AppError:
+    """A 422 shaped like FastAPI's own, for rules a schema cannot check (policy, the database)."""
+    detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    return AppError(422, detail, "validation_error")
+
+
 class DatabaseUnavailableError(AppError):
     def __init__(self) -> None:
         super().__init__(

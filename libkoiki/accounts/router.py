@@ -25,8 +25,6 @@ from libkoiki.accounts.schemas import (
 )
 from libkoiki.audit.service import AuditSourceDep
 from libkoiki.auth.dependencies import CurrentUser, SettingsDep, require_permission
-from libkoiki.auth.password_policy import validate_password
-from libkoiki.auth.passwords import hash_password
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses
 from libkoiki.fields import CleanStr, RowIdPath
@@ -87,14 +85,7 @@ async def create_user(
     source: AuditSourceDep,
     settings: SettingsDep,
 ) -> User:
-    try:
-        validate_password(data.password, email=data.email, min_length=settings.password_min_length)
-    except ValueError as exc:
-        raise service.field_error("password", f"Value error, {exc}") from exc
-    password_hash = await hash_password(data.password, settings)
-    return await service.admin_create_user(
-        session, actor, data, password_hash=password_hash, source=source
-    )
+    return await service.admin_create_user(session, actor, data, settings, source=source)
 
 
 @users_router.patch(

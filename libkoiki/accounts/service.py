@@ -29,10 +29,13 @@ from libkoiki.accounts.schemas import (
     UserUpdate,
 )
 from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.auth.password_policy import check_password_policy
+from libkoiki.auth.passwords import hash_password
 from libkoiki.auth.sessions import revoke_all_sessions
+from libkoiki.config import Settings
 from libkoiki.db import utcnow
 from libkoiki.db.query import contains_text
-from libkoiki.errors import AppError, ConflictError, NotFoundError
+from libkoiki.errors import AppError, ConflictError, NotFoundError, field_error
 from libkoiki.pagination import PageParams, paginate
 
 DEFAULT_ROLE = "user"
@@ -40,12 +43,6 @@ DEFAULT_ROLE = "user"
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def field_error(field: str, message: str) -> AppError:
-    """A 422 shaped exactly like FastAPI's own, for rules that need the database to check."""
-    detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
-    return AppError(422, detail, "validation_error")
 
 
 def _forbidden(message: str) -> AppError:
@@ -140,10 +137,11 @@ async def admin_create_user(
     session: AsyncSession,
     actor: User,
     data: UserCreate,
+    settings: Settings,
     *,
-    password_hash: str,
     source: AuditSource | None = None,
 ) -> User:
+    check_password_policy(settings, data.password, email=data.email, field="password")
     if data.is_superuser and not actor.is_superuser:
         raise _forbidden("Only a superuser can create a superuser")
     roles = await resolve_roles(session, data.roles)
@@ -151,7 +149,7 @@ async def admin_create_user(
     user = await create_user(
         session,
         email=data.email,
-        password_hash=password_hash,
+        password_hash=await hash_password(data.password, settings),
         full_name=data.full_name,
         is_active=data.is_active,
         is_superuser=data.is_superuser,

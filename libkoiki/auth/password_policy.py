@@ -15,6 +15,9 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+from libkoiki.config import Settings
+from libkoiki.errors import field_error
+
 DEFAULT_MIN_LENGTH = 8
 # ASVS asks that at least 64 characters be accepted; the cap only stops megabyte "passwords"
 # from being fed to the hasher.
@@ -45,3 +48,11 @@ def validate_password(
         if len(local_part) >= MIN_LOCAL_PART_TO_CHECK and local_part in lowered:
             raise ValueError("password must not contain the email address")
     return password
+
+
+def check_password_policy(settings: Settings, password: str, *, email: str, field: str) -> None:
+    """422 naming `field` and the rule that failed."""
+    try:
+        validate_password(password, email=email, min_length=settings.password_min_length)
+    except ValueError as exc:
+        raise field_error(field, f"Value error, {exc}") from None

@@ -20,7 +20,7 @@ from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth import lockout, metrics
 from libkoiki.auth.dependencies import Authenticated, unauthorized
 from libkoiki.auth.models import AuthSession, PasswordResetToken
-from libkoiki.auth.password_policy import validate_password
+from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import get_password_hasher
 from libkoiki.auth.schemas import SessionRead, TokenPair
 from libkoiki.auth.sessions import (
@@ -45,15 +45,6 @@ logger = structlog.get_logger("koiki.auth")
 
 INVALID_CREDENTIALS = "Incorrect email or password"
 RESET_REQUESTED = "If the account exists, a reset link has been sent."
-
-
-def check_password_policy(settings: Settings, password: str, *, email: str, field: str) -> None:
-    """422 shaped like FastAPI's own validation errors, naming the rule that failed."""
-    try:
-        validate_password(password, email=email, min_length=settings.password_min_length)
-    except ValueError as exc:
-        detail = [{"loc": ["body", field], "msg": f"Value error, {exc}", "type": "value_error"}]
-        raise AppError(422, detail, "validation_error") from None
 
 
 def _token_pair(settings: Settings, user_id: int, session_id: str, refresh_token: str) -> TokenPair:
