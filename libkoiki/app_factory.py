@@ -7,8 +7,8 @@ request context (request id + access log) -> client IP -> metrics -> security he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -35,7 +35,7 @@ logger = structlog.get_logger("koiki.app")
 PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH})
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
+from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -88,8 +89,6 @@ async def _migrations(engine: AsyncEngine) -> str:
 
 
 def _current_revisions(sync_connection: Any) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-
     return set(MigrationContext.configure(sync_connection).get_current_heads())
 
 
