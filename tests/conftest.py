@@ -21,6 +21,7 @@ from alembic import command
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
@@ -154,8 +155,22 @@ async def db_session(migrated_engine: AsyncEngine) -> AsyncIterator[AsyncSession
         yield session
 
 
+@pytest.fixture(scope="session")
+async def _redis_answers() -> None:
+    """With KOIKI_TEST_REDIS_URL set, a Redis that does not answer fails the run at once."""
+    if not REDIS_SERVER_URL:
+        return
+    client = Redis.from_url(REDIS_SERVER_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except RedisError as exc:
+        pytest.fail(f"KOIKI_TEST_REDIS_URL is set but Redis does not answer: {exc}", pytrace=False)
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
-async def redis_client() -> AsyncIterator[Redis | None]:
+async def redis_client(_redis_answers: None) -> AsyncIterator[Redis | None]:
     if not REDIS_SERVER_URL:
         yield None
         return
