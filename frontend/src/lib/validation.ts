@@ -5,7 +5,7 @@ export type FieldErrors = Record<string, string>
 // The API's default PASSWORD_MIN_LENGTH; the API stays the judge of its other rules.
 export const PASSWORD_MIN_LENGTH = 8
 // The API's limits (app/todos/models.py), checked here too so the message comes at once.
-export const TODO_TITLE_MAX = 255
+export const TASK_TITLE_MAX = 255
 export const TODO_DESCRIPTION_MAX = 10_000
 export const PASSWORD_MAX_LENGTH = 128
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
@@ -72,8 +72,8 @@ export function validateTodo(values: { title: string; description: string; due_d
   return collect({
     title: !title
       ? m.validation.required
-      : title.length > TODO_TITLE_MAX
-        ? format(m.validation.tooLong, { max: TODO_TITLE_MAX })
+      : title.length > TASK_TITLE_MAX
+        ? format(m.validation.tooLong, { max: TASK_TITLE_MAX })
         : null,
     description:
       values.description.length > TODO_DESCRIPTION_MAX ? format(m.validation.tooLong, { max: TODO_DESCRIPTION_MAX }) : null,

@@ -4,11 +4,11 @@ import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { Field } from '@/components/Field'
+import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
-import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
-import { PASSWORD_MIN_LENGTH, validateRegister } from '@/lib/validation'
+import { validateRegister } from '@/lib/validation'
 
 export function RegisterForm() {
   const { m } = useI18n()
@@ -46,23 +46,7 @@ export function RegisterForm() {
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field label={m.auth.fullName} name="full_name" autoComplete="name" error={fields.full_name} optional />
         <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
-        <Field
-          label={m.auth.password}
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
-          error={fields.password}
-          required
-        />
-        <Field
-          label={m.auth.confirmPassword}
-          name="confirm"
-          type="password"
-          autoComplete="new-password"
-          error={fields.confirm}
-          required
-        />
+        <NewPasswordFields name="password" label={m.auth.password} confirmLabel={m.auth.confirmPassword} errors={fields} />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
           {busy ? m.auth.registering : m.auth.register}
         </button>

@@ -3,12 +3,11 @@
 import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
-import { Field } from '@/components/Field'
+import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
-import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
-import { PASSWORD_MIN_LENGTH, validateResetConfirm } from '@/lib/validation'
+import { validateResetConfirm } from '@/lib/validation'
 
 export function ResetConfirmForm({ token }: { token: string }) {
   const { m } = useI18n()
@@ -53,23 +52,7 @@ export function ResetConfirmForm({ token }: { token: string }) {
       <p className="intro">{m.auth.resetConfirmIntro}</p>
       <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         <FormError message={problem.message} requestId={problem.requestId} />
-        <Field
-          label={m.auth.newPassword}
-          name="new_password"
-          type="password"
-          autoComplete="new-password"
-          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
-          error={fields.new_password}
-          required
-        />
-        <Field
-          label={m.auth.confirmNewPassword}
-          name="confirm"
-          type="password"
-          autoComplete="new-password"
-          error={fields.confirm}
-          required
-        />
+        <NewPasswordFields name="new_password" label={m.auth.newPassword} confirmLabel={m.auth.confirmNewPassword} errors={fields} />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
           {busy ? m.common.saving : m.auth.setPassword}
         </button>

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Field } from '@/components/Field'
+import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
@@ -14,7 +15,7 @@ import type { Session } from '@/lib/api/types'
 import { api, hardNavigate, request } from '@/lib/client/bff'
 import { formatDate, formatDateTime } from '@/lib/dates'
 import { mapApiError } from '@/lib/errors'
-import { PASSWORD_MIN_LENGTH, validatePasswordChange } from '@/lib/validation'
+import { validatePasswordChange } from '@/lib/validation'
 import { describeAgent } from './device'
 
 export function ProfileView() {
@@ -147,23 +148,7 @@ function PasswordCard() {
           error={fields.current_password}
           required
         />
-        <Field
-          label={m.profile.newPassword}
-          name="new_password"
-          type="password"
-          autoComplete="new-password"
-          hint={format(m.auth.passwordHint, { min: PASSWORD_MIN_LENGTH })}
-          error={fields.new_password}
-          required
-        />
-        <Field
-          label={m.profile.confirmPassword}
-          name="confirm"
-          type="password"
-          autoComplete="new-password"
-          error={fields.confirm}
-          required
-        />
+        <NewPasswordFields name="new_password" label={m.profile.newPassword} confirmLabel={m.profile.confirmPassword} errors={fields} />
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={busy}>
             {busy ? m.common.saving : m.profile.changePassword}

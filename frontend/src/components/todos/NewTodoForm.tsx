@@ -6,7 +6,7 @@ import { Field, TextArea } from '@/components/Field'
 import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { dateInputToApi } from '@/lib/dates'
-import { TODO_TITLE_MAX, validateTodo } from '@/lib/validation'
+import { TASK_TITLE_MAX, validateTodo } from '@/lib/validation'
 import type { TodoChanges } from './TodoItem'
 
 export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => Promise<void> }) {
@@ -54,7 +54,7 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
               name="title"
               placeholder={m.todos.titlePlaceholder}
               error={fields.title}
-              maxLength={TODO_TITLE_MAX}
+              maxLength={TASK_TITLE_MAX}
               autoComplete="off"
               required
             />

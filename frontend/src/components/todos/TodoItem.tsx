@@ -7,7 +7,7 @@ import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Todo } from '@/lib/api/types'
 import { apiToDateInput, dateInputToApi, dueState, formatDate } from '@/lib/dates'
-import { TODO_TITLE_MAX, validateTodo } from '@/lib/validation'
+import { TASK_TITLE_MAX, validateTodo } from '@/lib/validation'
 
 export interface TodoChanges {
   title: string
@@ -82,7 +82,7 @@ export function TodoItem({ todo, onToggle, onSave, onDelete }: Props) {
               {problem.message}
             </p>
           ) : null}
-          <Field label={m.todos.taskTitle} name="title" defaultValue={todo.title} error={fields.title} maxLength={TODO_TITLE_MAX} />
+          <Field label={m.todos.taskTitle} name="title" defaultValue={todo.title} error={fields.title} maxLength={TASK_TITLE_MAX} />
           <TextArea
             label={m.todos.description}
             name="description"
