@@ -9,7 +9,12 @@ export const SCREENSHOTS = 'e2e/screenshots'
 /** A full-page screenshot for the docs: from the top, without passing toasts. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.evaluate(() => window.scrollTo(0, 0))
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true, style: '.toast-region { display: none; }' })
+  // Hidden through the DOM, not the screenshot's `style` option: that injects a <style> element,
+  // which the pages' Content-Security-Policy rightly refuses.
+  const toasts = page.locator('.toast-region')
+  await toasts.evaluateAll((regions) => regions.forEach((region) => ((region as HTMLElement).style.display = 'none')))
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true })
+  await toasts.evaluateAll((regions) => regions.forEach((region) => ((region as HTMLElement).style.display = '')))
 }
 
 /**
@@ -23,11 +28,24 @@ export function visitorIp(): string {
   return `10.${part()}.${part()}.${part()}`
 }
 
-export const test = base.extend({
+export const test = base.extend<{ cspViolations: string[] }>({
   context: async ({ context }, provide) => {
     await context.setExtraHTTPHeaders({ 'X-Forwarded-For': visitorIp() })
     await provide(context)
   },
+  // Every spec doubles as a check of the pages' Content-Security-Policy: anything the browser
+  // refused (a script without the nonce, a style attribute) fails the test that loaded it.
+  cspViolations: [
+    async ({ context }, provide) => {
+      const violations: string[] = []
+      context.on('console', (message) => {
+        if (message.type() === 'error' && /Content Security Policy/.test(message.text())) violations.push(message.text())
+      })
+      await provide(violations)
+      expect(violations).toEqual([])
+    },
+    { auto: true },
+  ],
 })
 
 type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>

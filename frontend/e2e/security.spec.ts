@@ -149,3 +149,31 @@ test('health endpoint answers as the deployment guide says', async ({ request })
   expect(body).toMatchObject({ status: 'healthy', service: 'koiki-frontend', version: '0.6.0' })
   expect(new Date(body.timestamp).toString()).not.toBe('Invalid Date')
 })
+
+test('pages carry a fresh script nonce and refuse injected markup', async ({ page, context, cspViolations }) => {
+  await useEnglish(context)
+  const first = await page.goto('/login')
+  await hydrated(page)
+  const policy = first?.headers()['content-security-policy'] ?? ''
+  const nonce = /'nonce-([^']+)'/.exec(policy)?.[1]
+  expect(nonce).toBeTruthy()
+  expect(policy).not.toContain('unsafe-inline')
+  // Every script the server rendered carries this response's nonce, so the page could hydrate.
+  const scriptNonces = await page.locator('script').evaluateAll((scripts) =>
+    scripts.map((script) => (script as HTMLScriptElement).nonce),
+  )
+  expect(scriptNonces.length).toBeGreaterThan(0)
+  expect(new Set(scriptNonces)).toEqual(new Set([nonce]))
+
+  const second = await page.goto('/login')
+  expect(/'nonce-([^']+)'/.exec(second?.headers()['content-security-policy'] ?? '')?.[1]).not.toBe(nonce)
+
+  // Markup that slipped into the page cannot run code: its inline handler is refused.
+  await hydrated(page)
+  await page.evaluate(() => {
+    document.body.insertAdjacentHTML('beforeend', '<img src="/missing.png" onerror="window.injected = true">')
+  })
+  await expect.poll(() => cspViolations.length).toBeGreaterThan(0)
+  expect(await page.evaluate(() => 'injected' in window)).toBe(false)
+  cspViolations.length = 0
+})

@@ -9,12 +9,14 @@ import {
   type TokenPair,
 } from '@/lib/server/cookies'
 import { PATH_HEADER } from '@/lib/server/auth-header'
+import { contentSecurityPolicy, newNonce } from '@/lib/server/csp'
 import { refreshSession } from '@/lib/server/session'
 
 /**
- * Runs before every page render. It hands out the CSRF cookie, and when the access cookie has
- * expired but a refresh cookie remains it refreshes the session (once, shared by concurrent
- * requests) so server components see a valid token. It never decides who may see a page:
+ * Runs before every page render. It sets the page's Content-Security-Policy with a fresh nonce
+ * (Next.js reads it from the request and stamps its own scripts with it), hands out the CSRF
+ * cookie, and when the access cookie has expired but a refresh cookie remains it refreshes the
+ * session (once, shared by concurrent requests) so server components see a valid token. It never decides who may see a page:
  * the layouts ask the API for that.
  */
 export async function proxy(request: NextRequest): Promise<NextResponse> {
@@ -37,7 +39,9 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
   } else if (refused) {
     request.cookies.delete(cookieNames.refresh)
   }
+  const policy = contentSecurityPolicy(newNonce(), { development: process.env.NODE_ENV === 'development' })
   const headers = new Headers(request.headers)
+  headers.set('content-security-policy', policy)
   headers.set(PATH_HEADER, `${pathname}${search}`)
   headers.set(
     'cookie',
@@ -47,6 +51,7 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
       .join('; '),
   )
   const response = NextResponse.next({ request: { headers } })
+  response.headers.set('Content-Security-Policy', policy)
   if (renewed) setSessionCookies(response.cookies, renewed)
   if (refused) clearSessionCookies(response.cookies)
   if (!request.cookies.get(cookieNames.csrf)) setCsrfCookie(response.cookies, newCsrfToken())

@@ -8,9 +8,9 @@ export default function AppError({ reset }: { error: Error; reset: () => void })
   const { m } = useI18n()
   return (
     <main className="main" id="main">
-      <section className="card" role="alert" style={{ maxWidth: 560, margin: '40px auto', textAlign: 'center' }}>
-        <h1 style={{ fontSize: '1.35rem', marginBottom: 8 }}>{m.pages.errorTitle}</h1>
-        <p style={{ color: 'var(--muted)', marginBottom: 18 }}>{m.pages.errorBody}</p>
+      <section className="card status-card" role="alert">
+        <h1 className="status-title">{m.pages.errorTitle}</h1>
+        <p className="status-body">{m.pages.errorBody}</p>
         <button type="button" className="btn btn-primary" onClick={reset}>
           {m.pages.retry}
         </button>

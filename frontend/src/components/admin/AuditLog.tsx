@@ -100,11 +100,11 @@ export function AuditLog() {
         </div>
       </div>
       <section className="card" aria-labelledby="audit-filters">
-        <h2 id="audit-filters" style={{ marginBottom: 12 }}>
+        <h2 id="audit-filters" className="card-heading">
           {m.admin.filters}
         </h2>
         <form key={formKey} className="row" onSubmit={apply} noValidate>
-          <div className="field" style={{ flex: '1 1 200px' }}>
+          <div className="field filter-wide">
             <label className="label" htmlFor="audit-action">
               {m.admin.action}
             </label>
@@ -117,7 +117,7 @@ export function AuditLog() {
               ))}
             </select>
           </div>
-          <div style={{ flex: '0 1 150px' }}>
+          <div className="filter-narrow">
             <Field
               label={m.admin.actorId}
               name="actor_id"
@@ -126,10 +126,10 @@ export function AuditLog() {
               error={fieldErrors.actor_id}
             />
           </div>
-          <div style={{ flex: '0 1 170px' }}>
+          <div className="filter-date">
             <Field label={m.admin.since} name="since" type="date" defaultValue={filters.since} error={fieldErrors.since} />
           </div>
-          <div style={{ flex: '0 1 170px' }}>
+          <div className="filter-date">
             <Field label={m.admin.until} name="until" type="date" defaultValue={filters.until} error={fieldErrors.until} />
           </div>
           <div className="form-actions">
@@ -152,7 +152,7 @@ export function AuditLog() {
       </section>
       <section className="card card-flush" aria-label={m.admin.auditTitle}>
         {problem.message ? (
-          <div style={{ padding: 16 }}>
+          <div className="card-message">
             <FormError message={problem.message} requestId={problem.requestId} />
           </div>
         ) : null}
@@ -178,7 +178,7 @@ export function AuditLog() {
               <tbody>
                 {page.items.map((event) => (
                   <tr key={event.id} data-testid="audit-row">
-                    <td className="muted" style={{ whiteSpace: 'nowrap' }}>
+                    <td className="muted nowrap">
                       {formatDateTime(event.occurred_at, locale)}
                     </td>
                     <td>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>

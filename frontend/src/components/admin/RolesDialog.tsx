@@ -57,7 +57,7 @@ export function RolesDialog({ user, roles, onSave, onClose, error }: Props) {
           {roles === null ? (
             <p>{m.admin.rolesUnavailable}</p>
           ) : (
-            <fieldset className="role-editor" style={{ border: 0, padding: 0 }}>
+            <fieldset className="role-editor">
               <legend className="visually-hidden">{m.admin.roles}</legend>
               {roles.map((role) => (
                 <label key={role.id} className="checkbox">

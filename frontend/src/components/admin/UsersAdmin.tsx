@@ -102,7 +102,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
           </div>
         </div>
         {problem.message ? (
-          <div style={{ padding: 16 }}>
+          <div className="card-message">
             <FormError message={problem.message} requestId={problem.requestId} />
           </div>
         ) : null}
@@ -142,7 +142,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                     <td>
                       {user.roles.length > 0 ? (
                         user.roles.map((role) => (
-                          <span key={role} className="badge" style={{ marginRight: 4 }}>
+                          <span key={role} className="badge badge-spaced">
                             {role}
                           </span>
                         ))

@@ -18,7 +18,7 @@ export function ResetConfirmForm({ token }: { token: string }) {
     return (
       <>
         <h1>{m.auth.resetConfirmTitle}</h1>
-        <div className="form" style={{ marginTop: 16 }}>
+        <div className="form spaced-top">
           <FormError message={m.auth.missingToken} />
           <Link href="/reset-password" className="btn btn-primary btn-block">
             {m.auth.requestNewLink}

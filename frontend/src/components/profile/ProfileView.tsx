@@ -59,7 +59,7 @@ function AccountCard() {
 
   return (
     <section className="card" aria-labelledby="account-heading">
-      <h2 id="account-heading" style={{ marginBottom: 14 }}>
+      <h2 id="account-heading" className="card-heading">
         {m.profile.account}
       </h2>
       <dl className="facts">
@@ -71,7 +71,7 @@ function AccountCard() {
         <dd>
           {user.roles.length > 0
             ? user.roles.map((role) => (
-                <span key={role} className="badge badge-accent" style={{ marginRight: 6 }}>
+                <span key={role} className="badge badge-accent badge-spaced">
                   {role}
                 </span>
               ))
@@ -137,7 +137,7 @@ function PasswordCard() {
     <section className="card" aria-labelledby="password-heading">
       <h2 id="password-heading">{m.profile.passwordTitle}</h2>
       <p className="card-intro">{m.profile.passwordIntro}</p>
-      <form ref={formRef} className="form" method="post" onSubmit={submit} noValidate style={{ maxWidth: 420 }}>
+      <form ref={formRef} className="form narrow-form" method="post" onSubmit={submit} noValidate>
         <Notice message={done ? m.profile.passwordChanged : null} />
         <FormError message={problem.message} requestId={problem.requestId} />
         <Field
@@ -214,7 +214,7 @@ function SessionsCard() {
     <section className="card" aria-labelledby="sessions-heading">
       <h2 id="sessions-heading">{m.profile.sessionsTitle}</h2>
       <p className="card-intro">{m.profile.sessionsIntro}</p>
-      <div className="stack" style={{ gap: 12 }}>
+      <div className="stack stack-tight">
         <Notice message={notice} />
         <FormError message={problem.message} requestId={problem.requestId} />
         {sessions === null && !problem.message ? <p className="hint">{m.app.loading}</p> : null}
@@ -226,7 +226,7 @@ function SessionsCard() {
               return (
                 <li key={session.id} className="session">
                   <div>
-                    <div style={{ fontWeight: 600 }}>
+                    <div className="strong">
                       {device}{' '}
                       {session.current ? <span className="badge badge-success">{m.profile.thisDevice}</span> : null}
                     </div>

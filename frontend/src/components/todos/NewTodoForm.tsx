@@ -42,7 +42,7 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
 
   return (
     <section className="card" aria-labelledby="new-task-heading">
-      <h2 id="new-task-heading" style={{ marginBottom: 14 }}>
+      <h2 id="new-task-heading" className="card-heading">
         {m.todos.newTask}
       </h2>
       <form ref={formRef} className="form" onSubmit={submit} noValidate>
@@ -59,7 +59,7 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
               required
             />
           </div>
-          <div style={{ flex: '0 1 190px' }}>
+          <div className="filter-date">
             <Field label={m.todos.dueDate} name="due_date" type="date" error={fields.due_date} optional />
           </div>
         </div>

@@ -198,7 +198,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
         </div>
 
         {loadError.message ? (
-          <div style={{ padding: 16 }}>
+          <div className="card-message">
             <FormError message={loadError.message} requestId={loadError.requestId} />
           </div>
         ) : null}
