@@ -12,6 +12,7 @@ import type { Page, Role, User } from '@/lib/api/types'
 import { api } from '@/lib/client/bff'
 import { formatDate } from '@/lib/dates'
 import { ApiError, errorMessage, mapApiError } from '@/lib/errors'
+import { NewUserDialog } from './NewUserDialog'
 import { RolesDialog } from './RolesDialog'
 
 const LIMIT = 20
@@ -36,6 +37,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   }, [canWrite, canListRoles])
   const { data: roles } = useLoader(fetchRoles)
   const [editing, setEditing] = useState<User | null>(null)
+  const [creating, setCreating] = useState(false)
   const [dialogError, setDialogError] = useState<Problem>(NO_PROBLEM)
   const [busyId, setBusyId] = useState<number | null>(null)
   const [toast, showToast] = useToast()
@@ -81,6 +83,11 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
           <h1>{m.admin.usersTitle}</h1>
           <p>{m.admin.usersIntro}</p>
         </div>
+        {canWrite ? (
+          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+            {m.admin.newUser}
+          </button>
+        ) : null}
       </div>
       <section className="card card-flush" aria-labelledby="users-heading">
         <h2 id="users-heading" className="visually-hidden">
@@ -189,6 +196,18 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         ) : null}
         {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
       </section>
+      <NewUserDialog
+        open={creating}
+        roles={roles}
+        onCreated={(user) => {
+          setCreating(false)
+          showToast(format(m.admin.userCreated, { email: user.email }))
+          // Show the new account: search for it from the first page.
+          setSearchText(user.email)
+          reload()
+        }}
+        onClose={() => setCreating(false)}
+      />
       <RolesDialog
         user={editing}
         roles={roles}

@@ -1,0 +1,129 @@
+'use client'
+
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { Field } from '@/components/Field'
+import { NewPasswordFields } from '@/components/NewPasswordFields'
+import { useFormErrors } from '@/components/useForm'
+import { useI18n } from '@/i18n/client'
+import type { Role, User } from '@/lib/api/types'
+import { api } from '@/lib/client/bff'
+import { validateRegister } from '@/lib/validation'
+
+interface Props {
+  open: boolean
+  /** Null when the administrator may not list roles: the account then gets the API's default. */
+  roles: Role[] | null
+  onCreated: (user: User) => void
+  onClose: () => void
+}
+
+const DEFAULT_ROLE = 'user'
+
+/** An administrator creates an account with an initial password, which its owner can change. */
+export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
+  const { m } = useI18n()
+  const ref = useRef<HTMLDialogElement>(null)
+  const titleId = useId()
+  const { formRef, fields, problem, reset, check, fail } = useFormErrors([
+    'email',
+    'password',
+    'confirm',
+    'full_name',
+    'roles',
+  ])
+  const [busy, setBusy] = useState(false)
+  // A fresh, empty form each time the dialog opens.
+  const [generation, setGeneration] = useState(0)
+
+  useEffect(() => {
+    const dialog = ref.current
+    if (!dialog) return
+    if (open && !dialog.open) {
+      reset()
+      setGeneration((n) => n + 1)
+      dialog.showModal()
+    }
+    if (!open && dialog.open) dialog.close()
+  }, [open, reset])
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget)
+    const values = {
+      full_name: String(data.get('full_name') ?? '').trim(),
+      email: String(data.get('email') ?? '').trim(),
+      password: String(data.get('password') ?? ''),
+      confirm: String(data.get('confirm') ?? ''),
+    }
+    if (!check(validateRegister(values, m))) return
+    setBusy(true)
+    try {
+      const user = await api<User>('/users', {
+        method: 'POST',
+        json: {
+          email: values.email,
+          password: values.password,
+          full_name: values.full_name || null,
+          ...(roles === null ? {} : { roles: data.getAll('roles').map(String) }),
+        },
+      })
+      onCreated(user)
+    } catch (error) {
+      fail(error)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault()
+        onClose()
+      }}
+    >
+      <form key={generation} ref={formRef} method="post" onSubmit={onSubmit} noValidate>
+        <div className="dialog-body form">
+          <h2 id={titleId}>{m.admin.newUserTitle}</h2>
+          <p className="hint">{m.admin.newUserIntro}</p>
+          <FormError message={problem.message} requestId={problem.requestId} />
+          <Field label={m.auth.email} name="email" type="email" autoComplete="off" error={fields.email} required />
+          <Field label={m.auth.fullName} name="full_name" autoComplete="off" error={fields.full_name} optional />
+          <NewPasswordFields
+            name="password"
+            label={m.admin.initialPassword}
+            confirmLabel={m.auth.confirmPassword}
+            errors={fields}
+          />
+          {roles === null ? null : (
+            <fieldset className="role-editor">
+              <legend className="label">{m.admin.roles}</legend>
+              {roles.map((role) => (
+                <label key={role.id} className="checkbox">
+                  <input type="checkbox" name="roles" value={role.name} defaultChecked={role.name === DEFAULT_ROLE} />
+                  <span>
+                    <strong>{role.name}</strong>
+                    {role.description ? <span className="hint"> — {role.description}</span> : null}
+                  </span>
+                </label>
+              ))}
+              {fields.roles ? <p className="field-error">{fields.roles}</p> : null}
+            </fieldset>
+          )}
+        </div>
+        <div className="dialog-actions">
+          <button type="button" className="btn btn-secondary" onClick={onClose}>
+            {m.common.cancel}
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? m.common.saving : m.admin.createUser}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  )
+}
