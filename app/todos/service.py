@@ -58,6 +58,15 @@ async def list_todos(
 
 
 async def get_todo(session: AsyncSession, user: User, todo_id: int) -> Todo:
+    """Your todo, or anyone's with todos:read_all: what that permission lists, it also opens."""
+    todo = await session.get(Todo, todo_id)
+    if todo is None or (todo.owner_id != user.id and not user.has_permission(READ_ALL_PERMISSION)):
+        raise NotFoundError("Todo")
+    return todo
+
+
+async def _own_todo(session: AsyncSession, user: User, todo_id: int) -> Todo:
+    """Changes stay the owner's alone, whatever the reader may see."""
     todo = await session.get(Todo, todo_id)
     # Someone else's todo is reported exactly like a missing one.
     if todo is None or todo.owner_id != user.id:
@@ -73,16 +82,16 @@ async def create_todo(session: AsyncSession, user: User, data: TodoCreate) -> To
 
 
 async def replace_todo(session: AsyncSession, user: User, todo_id: int, data: TodoReplace) -> Todo:
-    return await _apply(session, await get_todo(session, user, todo_id), data.model_dump())
+    return await _apply(session, await _own_todo(session, user, todo_id), data.model_dump())
 
 
 async def update_todo(session: AsyncSession, user: User, todo_id: int, data: TodoUpdate) -> Todo:
     changes = data.model_dump(exclude_unset=True)
-    return await _apply(session, await get_todo(session, user, todo_id), changes)
+    return await _apply(session, await _own_todo(session, user, todo_id), changes)
 
 
 async def delete_todo(session: AsyncSession, user: User, todo_id: int) -> None:
-    await session.delete(await get_todo(session, user, todo_id))
+    await session.delete(await _own_todo(session, user, todo_id))
     await session.commit()
 
 

@@ -278,10 +278,11 @@ async def test_another_users_todo_is_not_found_for_every_method(
     assert (await listing(client, bob))["total"] == 0
 
 
-async def test_listing_others_needs_todos_read_all(
+async def test_todos_read_all_lists_and_opens_others_todos_but_never_changes_them(
     client: httpx.AsyncClient, alice: AuthedUser, bob: AuthedUser, db_session: AsyncSession
 ) -> None:
-    await create(client, alice, title="alice's")
+    todo = await create(client, alice, title="alice's")
+    url = f"{API}/{todo['id']}"
     refused = await client.get(API, params={"owner_id": alice.id}, headers=bob.headers)
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
@@ -293,6 +294,13 @@ async def test_listing_others_needs_todos_read_all(
     allowed = await listing(client, bob, owner_id=alice.id)
     assert [item["title"] for item in allowed["items"]] == ["alice's"]
     assert (await listing(client, bob))["total"] == 0  # without the filter: bob's own
+    assert (await client.get(url, headers=bob.headers)).json() == todo
+
+    for method, body in (("PUT", {"title": "x", "is_completed": True}), ("PATCH", {"title": "x"})):
+        refused_change = await client.request(method, url, json=body, headers=bob.headers)
+        assert refused_change.status_code == 404, method
+    assert (await client.delete(url, headers=bob.headers)).status_code == 404
+    assert (await client.get(url, headers=alice.headers)).json() == todo
 
 
 async def test_fifty_concurrent_creates(
