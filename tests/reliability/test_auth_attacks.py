@@ -376,7 +376,7 @@ async def test_access_fields_and_password_cannot_be_self_assigned(
 
 # --- login timing ----------------------------------------------------------------------------
 
-LOGIN_ROUNDS = 25
+LOGIN_ROUNDS = 20
 # Both answers run one argon2 hash (~20 ms here), so their medians are about equal; a login
 # that skipped the hash for unknown emails would answer those in the 1-3 ms of its queries,
 # five to twenty times faster. 2x sits far from both, so a busy CI machine cannot flip it.
