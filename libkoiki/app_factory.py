@@ -2,7 +2,7 @@
 
 Middleware, all pure ASGI, outermost first (see `_install_middleware` for why this order):
 request context (request id + access log) -> client IP -> metrics -> security headers -> CORS
--> trusted host -> body limit -> rate limit -> unhandled-error guard -> router.
+-> trusted host -> header limit -> body limit -> rate limit -> unhandled-error guard -> router.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ from libkoiki.health import router as health_router
 from libkoiki.http.body_limit import BodyLimitMiddleware
 from libkoiki.http.client_ip import ClientIPMiddleware
 from libkoiki.http.cors import install_cors
+from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
 from libkoiki.observability.logging import configure_logging
 from libkoiki.observability.metrics import METRICS_PATH, install_metrics
+from libkoiki.openapi import install_openapi
 from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
+from libkoiki.ratelimit.middleware import API_PREFIX
 
 logger = structlog.get_logger("koiki.app")
 
@@ -77,9 +80,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
        host, 413, 429, 500), so those answers carry the headers too;
     5. CORS: preflights are answered before host checks and limits (a browser's OPTIONS never
        uses up the budget) and 413/429 answers get CORS headers, so the web app can read them;
-    6. trusted host, 7. body limit, 8. rate limit: cheap refusals first; a request refused for
-       its host or size is not counted;
-    9. the unhandled-error guard stays innermost so a 500 still passes through all of the above.
+    6. trusted host, 7. header limit, 8. body limit, 9. rate limit: cheap refusals first; a
+       request refused for its host or size is not counted;
+    10. the unhandled-error guard stays innermost so a 500 still passes through all of the above.
     """
     # add_middleware wraps what is already there: add from the innermost to the outermost.
     app.add_middleware(UnhandledErrorMiddleware)
@@ -98,6 +101,11 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     else:
         app.state.rate_limiter = None
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_request_header_bytes,
+    )
     # An empty TRUSTED_HOSTS (a blank line in .env) means unset, not "refuse every host".
     if settings.trusted_hosts and "*" not in settings.trusted_hosts:
         app.add_middleware(
@@ -143,6 +151,7 @@ def create_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    install_openapi(app, api_prefix=API_PREFIX, rate_limited=settings.rate_limit_enabled)
     if settings.docs_on:
         install_docs(app)
     return app

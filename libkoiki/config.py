@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     trusted_proxies: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     trusted_hosts: StrList = Field(default_factory=lambda: ["*"])
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # nginx's defaults: an 8 KiB request line, 32 KiB of headers in all.
+    max_url_bytes: int = Field(default=8 * 1024, ge=1024)
+    max_request_header_bytes: int = Field(default=32 * 1024, ge=4096)
     hsts_enabled: bool | None = None
     hsts_max_age: int = Field(default=31536000, ge=0)
 

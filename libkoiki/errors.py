@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = structlog.get_logger("koiki.errors")
@@ -33,9 +34,11 @@ _STATUS_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -54,18 +57,51 @@ _RESPONSE_DESCRIPTIONS = {
     404: "Not found (or not yours)",
     409: "Conflicts with existing data",
     413: "Request body too large",
+    414: "URL too long",
     422: "Validation failed; `detail` lists the fields",
     429: "Rate limited; retry after `Retry-After` seconds",
-    503: "A dependency is unavailable",
+    431: "Request headers too large",
+    503: "The database or the rate limiter is unavailable",
 }
 
 
-def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the error body for these status codes."""
+# Headers every answer with this status carries.
+_RESPONSE_HEADERS = {
+    401: {"WWW-Authenticate": "The scheme to authenticate with: `Bearer`"},
+    429: {"Retry-After": "Seconds to wait before trying again"},
+    503: {"Retry-After": "Seconds to wait before trying again"},
+}
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
+
+def _documented(status_code: int, description: str | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"description": description or _RESPONSE_DESCRIPTIONS[status_code]}
+    if status_code in _RESPONSE_HEADERS:
+        doc["headers"] = {
+            name: {"description": text, "required": True, "schema": {"type": "string"}}
+            for name, text in _RESPONSE_HEADERS[status_code].items()
+        }
+    return doc
+
+
+def error_responses(
+    *status_codes: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """Route `responses=` entries documenting the error body for these status codes.
+
+    `descriptions` replaces the generic wording where a route knows more (the `code` it sends).
+    """
+    descriptions = descriptions or {}
     return {
-        code: {"model": ErrorBody, "description": _RESPONSE_DESCRIPTIONS[code]}
+        code: {"model": ErrorBody, **_documented(code, descriptions.get(code))}
         for code in status_codes
     }
+
+
+def error_response_object(status_code: int) -> dict[str, Any]:
+    """The same documentation as a raw OpenAPI response object, for editing a finished document."""
+    content = {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}}
+    return {**_documented(status_code, None), "content": content}
 
 
 def code_for_status(status_code: int) -> str:
@@ -164,8 +200,31 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, exc.detail, exc.code, exc.headers)
 
 
+# FastAPI's and Starlette's 400s for a body they could not read at all. The cause is the client's
+# input (bytes that are not UTF-8, JSON nested beyond the parser's depth, a form without its
+# boundary), so it is answered like malformed JSON: a 422 naming the body and what is wrong.
+_FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> list[dict[str, Any]] | None:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, MultiPartException):
+        message = f"The form could not be parsed: {cause.message}"
+    elif exc.detail != _FASTAPI_UNREADABLE_BODY:
+        return None
+    elif isinstance(cause, UnicodeDecodeError):
+        message = "The body is not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        message = "The body is nested too deeply"
+    else:
+        message = "The body could not be parsed"
+    return [{"loc": ["body"], "msg": message, "type": "body_unreadable"}]
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and (unreadable := _unreadable_body(exc)):
+        return error_response(request, 422, unreadable, "validation_error")
     code = getattr(exc, "code", None) or code_for_status(exc.status_code)
     return error_response(request, exc.status_code, exc.detail, code, exc.headers)
 

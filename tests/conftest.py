@@ -77,21 +77,31 @@ async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     # env.py runs its own event loop, so Alembic gets a thread of its own.
     await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
     engine = create_async_engine(database_url)
-    async with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            rows = (await connection.execute(select(table))).mappings().all()
-            _seed_rows[table.name] = [dict(row) for row in rows]
+    _seed_rows.update(await snapshot_rows(engine))
     yield engine
     await engine.dispose()
 
 
-async def restore_seed_state(engine: AsyncEngine) -> None:
+async def snapshot_rows(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, to put back later with `restore_rows`."""
+    async with engine.connect() as connection:
+        return {
+            table.name: [dict(row) for row in (await connection.execute(select(table))).mappings()]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+async def restore_rows(engine: AsyncEngine, rows: dict[str, list[dict[str, Any]]]) -> None:
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
         for table in Base.metadata.sorted_tables:
-            if _seed_rows.get(table.name):
-                await connection.execute(insert(table), _seed_rows[table.name])
+            if rows.get(table.name):
+                await connection.execute(insert(table), rows[table.name])
+
+
+async def restore_seed_state(engine: AsyncEngine) -> None:
+    await restore_rows(engine, _seed_rows)
 
 
 def base_settings(database_url: str, /, **overrides: Any) -> Settings:

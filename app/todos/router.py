@@ -15,11 +15,8 @@ from libkoiki.fields import RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
 from libkoiki.ratelimit import rate_limit
 
-router = APIRouter(
-    prefix="/api/v1/todos",
-    tags=["Todos"],
-    responses=error_responses(401, 422, 429),
-)
+# 401, 413, 422, 429 and 503 are documented for every route by libkoiki.openapi.
+router = APIRouter(prefix="/api/v1/todos", tags=["Todos"])
 NOT_FOUND_RESPONSE = error_responses(404)
 # Reads are cheap; writes get a tighter per-user budget than the global default.
 write_limit = rate_limit("60/minute", scope="todos:write", per="user")

@@ -7,6 +7,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -26,7 +27,7 @@ class TodoCreate(BaseModel):
 
     title: Title
     description: Description | None = None
-    is_completed: bool = False
+    is_completed: StrictBool = False
     due_date: UTCDateTime | None = None
 
 
@@ -41,7 +42,7 @@ class TodoUpdate(BaseModel):
 
     title: Title | None = None
     description: Description | None = None
-    is_completed: bool | None = None
+    is_completed: StrictBool | None = None
     due_date: UTCDateTime | None = None
 
     @field_validator("title", "is_completed", mode="before")

@@ -30,7 +30,8 @@ from libkoiki.errors import error_responses
 from libkoiki.fields import CleanStr, RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
 
-COMMON_ERRORS = error_responses(401, 403, 422)
+# 401, 413, 422, 429 and 503 are documented for every route by libkoiki.openapi.
+COMMON_ERRORS = error_responses(403)
 ONE_USER = error_responses(404)
 ONE_ROLE = error_responses(404)
 

@@ -41,7 +41,7 @@ RoleName = Annotated[
     StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,63}$"),
 ]
 PermissionCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
 ]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul]
 

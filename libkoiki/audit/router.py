@@ -15,9 +15,7 @@ from libkoiki.errors import error_responses
 from libkoiki.fields import INT32_MAX, CleanStr, UTCDateTime
 from libkoiki.pagination import Page, PageParamsDep
 
-router = APIRouter(
-    prefix="/api/v1/audit-events", tags=["audit"], responses=error_responses(401, 403, 422)
-)
+router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], responses=error_responses(403))
 
 
 @router.get("", response_model=Page[AuditEventRead], summary="Audit events, newest first")

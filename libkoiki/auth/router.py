@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -23,6 +23,7 @@ from libkoiki.auth.schemas import (
     TokenPair,
 )
 from libkoiki.db import SessionDep
+from libkoiki.errors import error_responses
 from libkoiki.fields import CleanStr
 from libkoiki.mail import get_mail_sender
 from libkoiki.ratelimit import check_rate_limit, rate_limit
@@ -35,9 +36,10 @@ def _no_store(response: Response) -> None:
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(_no_store)])
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid, expired or revoked token"}
-}
+# 401 on routes that take a bearer token, 413/422/429/503 everywhere: see libkoiki.openapi.
+INVALID_TOKEN = error_responses(
+    401, descriptions={401: "Unknown, expired, reused or revoked refresh token"}
+)
 
 
 @router.post(
@@ -45,7 +47,7 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     dependencies=[rate_limit("5/minute", scope="auth-register", per="ip")],
-    responses={409: {"description": "Email already registered (`email_taken`)"}},
+    responses=error_responses(409, descriptions={409: "Email already registered (`email_taken`)"}),
 )
 async def register(
     data: RegisterRequest, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
@@ -65,10 +67,14 @@ async def register(
     "/login",
     response_model=TokenPair,
     dependencies=[rate_limit("10/minute", scope="auth-login", per="ip")],
-    responses={
-        401: {"description": "Wrong credentials or inactive account (`invalid_credentials`)"},
-        429: {"description": "Too many failures (`login_locked`) or requests (`rate_limited`)"},
-    },
+    responses=error_responses(
+        401,
+        429,
+        descriptions={
+            401: "Wrong credentials or inactive account (`invalid_credentials`)",
+            429: "Too many failures (`login_locked`) or requests (`rate_limited`)",
+        },
+    ),
 )
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -87,7 +93,7 @@ async def login(
     response_model=TokenPair,
     # No route limit of its own: a refresh token cannot be guessed, and a backend-for-frontend
     # refreshing for all its users from one address must not be throttled as one client.
-    responses=UNAUTHORIZED,
+    responses=INVALID_TOKEN,
 )
 async def refresh(
     data: RefreshRequest, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
@@ -95,7 +101,7 @@ async def refresh(
     return await service.refresh(session, settings, refresh_token=data.refresh_token, source=source)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
     auth: CurrentAuth,
     session: SessionDep,
@@ -107,12 +113,12 @@ async def logout(
     )
 
 
-@router.post("/revoke-all-tokens", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+@router.post("/revoke-all-tokens", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_all_tokens(user: CurrentUser, session: SessionDep, source: AuditSourceDep) -> None:
     await service.revoke_all(session, user, source=source)
 
 
-@router.get("/me", response_model=UserMe, responses=UNAUTHORIZED)
+@router.get("/me", response_model=UserMe)
 async def me(user: CurrentUser) -> UserMe:
     return UserMe.from_user(user)
 
@@ -121,7 +127,7 @@ async def me(user: CurrentUser) -> UserMe:
     "/password-change",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[rate_limit("5/minute", scope="auth-password-change", per="user")],
-    responses={**UNAUTHORIZED, 400: {"description": "Wrong current password"}},
+    responses=error_responses(400, descriptions={400: "Wrong current password"}),
 )
 async def password_change(
     data: PasswordChangeRequest,
@@ -170,7 +176,9 @@ async def password_reset_request(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[rate_limit("10/minute", scope="auth-reset-confirm", per="ip")],
-    responses={400: {"description": "Invalid, used or expired token (`invalid_reset_token`)"}},
+    responses=error_responses(
+        400, descriptions={400: "Invalid, used or expired token (`invalid_reset_token`)"}
+    ),
 )
 async def password_reset_confirm(
     data: PasswordResetConfirm, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
@@ -180,7 +188,7 @@ async def password_reset_confirm(
     )
 
 
-@router.get("/sessions", response_model=list[SessionRead], responses=UNAUTHORIZED)
+@router.get("/sessions", response_model=list[SessionRead])
 async def sessions(auth: CurrentAuth, session: SessionDep) -> list[SessionRead]:
     return await service.list_sessions(session, auth)
 
@@ -188,7 +196,7 @@ async def sessions(auth: CurrentAuth, session: SessionDep) -> list[SessionRead]:
 @router.delete(
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**UNAUTHORIZED, 404: {"description": "No such session of yours"}},
+    responses=error_responses(404, descriptions={404: "No such session of yours"}),
 )
 async def end_session(
     session_id: Annotated[CleanStr, Path(max_length=64)],

@@ -23,6 +23,7 @@ from libkoiki.ratelimit.limiter import (
 
 STATE_KEY = "ratelimit_window"
 DEFAULT_SCOPE = "default"
+API_PREFIX = "/api/"
 
 
 def record_window(scope: Scope, window: Window) -> None:
@@ -39,7 +40,7 @@ class RateLimitMiddleware:
         *,
         limiter: RateLimiter,
         settings: Settings,
-        path_prefix: str = "/api/",
+        path_prefix: str = API_PREFIX,
         exempt_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app

@@ -31,6 +31,7 @@ def test_production_stack_order() -> None:
         "SecurityHeadersMiddleware",
         "KoikiCORSMiddleware",
         "TrustedHostMiddleware",
+        "HeaderLimitMiddleware",
         "BodyLimitMiddleware",
         "RateLimitMiddleware",
         "UnhandledErrorMiddleware",
@@ -43,6 +44,7 @@ def test_optional_layers_drop_out_without_reordering_the_rest() -> None:
         "RequestContextMiddleware",
         "ClientIPMiddleware",
         "SecurityHeadersMiddleware",
+        "HeaderLimitMiddleware",
         "BodyLimitMiddleware",
         "UnhandledErrorMiddleware",
     ]
