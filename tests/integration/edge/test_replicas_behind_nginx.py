@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.deploy.nginx_render import RenderPlan, make_self_signed, render
-from tests.integration.edge.redis_server import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
