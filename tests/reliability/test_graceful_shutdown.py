@@ -13,7 +13,7 @@ import signal
 import time
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.todos.models import Todo
@@ -26,9 +26,9 @@ CREATES = 30
 DEADLINE_SECONDS = 60
 
 
-async def _count(engine: AsyncEngine, statement: object) -> int:
+async def _count(engine: AsyncEngine, statement: Select[tuple[int]]) -> int:
     async with engine.connect() as connection:
-        return int((await connection.execute(statement)).scalar_one())  # type: ignore[call-overload]
+        return int((await connection.execute(statement)).scalar_one())
 
 
 async def _all_reached_the_server(
