@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -93,8 +93,8 @@ async def test_a_postgres_restart_under_load_loses_no_created_todo(
                 if response.status_code == 503:
                     await asyncio.sleep(0.05)  # a client backing off, not a hot loop
 
-        async def until(predicate: object, what: str) -> None:
-            while not predicate():  # type: ignore[operator]
+        async def until(predicate: Callable[[], bool], what: str) -> None:
+            while not predicate():
                 assert time.monotonic() < deadline, f"gave up waiting for {what}"
                 await asyncio.sleep(0.02)
 

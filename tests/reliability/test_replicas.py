@@ -35,11 +35,11 @@ KILL_AFTER = 150
 def deployment() -> Iterator[Edge]:
     with tempfile.TemporaryDirectory(prefix="koiki-replicas-") as scratch:
         redis = RedisServer(Path(scratch))
-        redis.start()
         database = ScratchDatabase(POSTGRES_SERVER_URL, "replicas") if POSTGRES_SERVER_URL else None
-        if database is not None:
-            asyncio.run(database.create())
         try:
+            redis.start()
+            if database is not None:
+                asyncio.run(database.create())
             url = database.url if database else f"sqlite+aiosqlite:///{scratch}/koiki.db"
             env = edge_env(
                 url,
