@@ -177,10 +177,20 @@ _CONNECTION_ERRORS = (
     socket.gaierror,
 )
 _SQLITE_UNAVAILABLE = re.compile(r"unable to open database|database is locked|disk I/O", re.I)
+# PostgreSQL's own words for "not now": a connection exception (class 08), the server shutting
+# down or still starting (57P01-57P03, e.g. "the database system is starting up" right after a
+# restart) and no free connection slot (53300). They arrive as plain DBAPIErrors.
+_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(_POSTGRES_UNAVAILABLE):
         return True
     if isinstance(exc, OperationalError) and "sqlite" in type(exc.orig).__module__:
         return bool(_SQLITE_UNAVAILABLE.search(str(exc.orig)))
@@ -191,8 +201,7 @@ def is_unstorable_value(exc: BaseException) -> bool:
     """The database refused a value (SQLSTATE class 22, "data exception")."""
     if isinstance(exc, DataError):
         return True
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(exc, DBAPIError) and str(sqlstate or "").startswith("22")
+    return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22")
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -248,6 +257,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
 
 
+def _first_line(exc: BaseException) -> str:
+    # Some connection errors have no message at all (a bare TimeoutError, ConnectionResetError).
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class UnhandledErrorMiddleware:
     """Innermost middleware: turns an exception into a 500 (or a 503 for a dead database).
 
@@ -279,7 +294,7 @@ class UnhandledErrorMiddleware:
             if is_unstorable_value(exc):
                 # A value the schema let through but the database cannot store (a range or
                 # encoding the field types do not know about): the client's input, not a bug.
-                logger.warning("database_rejected_value", error=str(exc).splitlines()[0])
+                logger.warning("database_rejected_value", error=_first_line(exc))
                 response = error_response(
                     request,
                     422,
@@ -287,7 +302,7 @@ class UnhandledErrorMiddleware:
                     "invalid_value",
                 )
             elif is_database_unavailable(exc):
-                logger.warning("database_unavailable", error=str(exc).splitlines()[0])
+                logger.warning("database_unavailable", error=_first_line(exc))
                 unavailable = DatabaseUnavailableError()
                 response = error_response(
                     request, 503, unavailable.detail, unavailable.code, unavailable.headers

@@ -53,6 +53,17 @@ async def overflow(session: SessionDep) -> None:
     await session.execute(text("SELECT CAST(:value AS bigint)::int"), {"value": 99_999_999_999})
 
 
+@probe.get("/terminated")
+async def terminated(session: SessionDep) -> None:
+    # PostgreSQL ends this very connection, as it does to every backend when it shuts down.
+    await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+
+@probe.get("/silent-timeout")
+async def silent_timeout() -> None:
+    raise TimeoutError  # a connect timeout carries no message at all
+
+
 @pytest.fixture
 def probe_client(database_url: str, migrated_engine: Any) -> Callable[..., Any]:
     @asynccontextmanager
@@ -135,6 +146,27 @@ async def test_unreachable_database_is_503_not_500(probe_client: Callable[..., A
     assert liveness.status_code == 200
     assert readiness.status_code == 503
     assert readiness.json()["checks"]["database"].startswith("error")
+
+
+@pytest.mark.postgres_only
+async def test_a_server_ending_the_connection_is_503_not_500(
+    probe_client: Callable[..., Any],
+) -> None:
+    async with probe_client() as client:
+        response = await client.get("/probe/terminated")
+        after = await client.get("/probe/db")
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "database_unavailable"
+    assert after.status_code == 200  # the pool replaced the dead connection
+
+
+async def test_an_unavailable_database_error_without_a_message_is_still_a_503(
+    probe_client: Callable[..., Any],
+) -> None:
+    async with probe_client() as client:
+        response = await client.get("/probe/silent-timeout")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
 
 
 @pytest.mark.postgres_only

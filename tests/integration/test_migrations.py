@@ -24,8 +24,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import app.models  # noqa: F401  (registers every table)
 from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
-from tests.conftest import POSTGRES_SERVER_URL
+from tests.conftest import POSTGRES_SERVER_URL, ClientFactory
 from tests.support.databases import scratch_database
+from tests.support.population import (
+    assert_every_table_has_rows,
+    populate_every_table,
+    table_columns,
+    table_fingerprints,
+)
 
 
 @pytest.fixture
@@ -139,3 +145,50 @@ async def test_every_revision_downgrades_cleanly(fresh_database_url: str) -> Non
         )
         await _alembic("upgrade", fresh_database_url, revision)
         assert await _inspect(fresh_database_url, _state) == after
+
+
+@pytest.mark.postgres_only
+async def test_downgrades_and_upgrades_keep_every_row_they_do_not_drop(
+    fresh_database_url: str, make_client: ClientFactory
+) -> None:
+    """With rows in every table, step down one revision at a time, then upgrade again over the
+    remaining rows. No step may lose a row of a table it keeps, nor change a row whose columns it
+    keeps; the tables (or columns) a downgrade drops are the only data lost, by design."""
+    await _alembic("upgrade", fresh_database_url, "head")
+    async with make_client(database_url=fresh_database_url, rate_limit_enabled=False) as client:
+        await populate_every_table(client)
+    at_head = await _snapshot(fresh_database_url)
+    assert_every_table_has_rows({table: rows for table, (_, rows) in at_head.items()})
+
+    kept = at_head
+    for revision, parent in reversed(_revisions_in_order()[1:]):
+        await _alembic("downgrade", fresh_database_url, parent or "base")
+        now = await _snapshot(fresh_database_url)
+        _assert_rows_kept(kept, now, f"downgrade of {revision}")
+        kept = now
+
+    await _alembic("upgrade", fresh_database_url, "head")
+    again = await _snapshot(fresh_database_url)
+    _assert_rows_kept(kept, again, "upgrade back to head")
+    assert set(again) == set(at_head)
+
+
+Snapshot = dict[str, tuple[list[str], tuple[int, str]]]
+
+
+async def _snapshot(url: str) -> Snapshot:
+    """Per table (the version table aside): its columns, row count and rows' digest."""
+    columns = await table_columns(url)
+    rows = await table_fingerprints(url)
+    return {table: (columns[table], rows[table]) for table in rows if table != "alembic_version"}
+
+
+def _assert_rows_kept(before: Snapshot, after: Snapshot, step: str) -> None:
+    for table in set(before) & set(after):
+        (old_columns, (old_count, old_digest)), (new_columns, (new_count, new_digest)) = (
+            before[table],
+            after[table],
+        )
+        assert new_count == old_count, f"{step}: {table} has {new_count} rows, had {old_count}"
+        if new_columns == old_columns:
+            assert new_digest == old_digest, f"{step}: rows of {table} changed"

@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ops.backup import backup_name
+from tests.conftest import ClientFactory
 from tests.ops.support import ScratchDatabase, ops_env, run_ops
+from tests.support.population import (
+    assert_every_table_has_rows,
+    populate_every_table,
+    sequence_positions,
+    table_fingerprints,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -57,27 +64,9 @@ async def _fill(url: str, rows: int = 2000) -> None:
 
 
 async def _fingerprint(url: str) -> dict[str, object]:
-    """Every table's rows (as text, ordered) hashed, plus every sequence's position."""
-    connection = await asyncpg.connect(url)
-    try:
-        tables = [
-            r["tablename"]
-            for r in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        result: dict[str, object] = {}
-        for table in tables:
-            rows = await connection.fetch(f'SELECT t::text AS row FROM "{table}" t ORDER BY 1')
-            digest = hashlib.sha256("\n".join(r["row"] for r in rows).encode()).hexdigest()
-            result[table] = (len(rows), digest)
-        for seq in await connection.fetch(
-            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
-        ):
-            result[f"seq:{seq['sequencename']}"] = seq["last_value"]
-        return result
-    finally:
-        await connection.close()
+    """Every table's rows hashed, plus every sequence's position."""
+    positions = await sequence_positions(url)
+    return {**await table_fingerprints(url), **{f"seq:{k}": v for k, v in positions.items()}}
 
 
 @pytest.fixture
@@ -109,8 +98,12 @@ def _backup(db: ScratchDatabase, backup_dir: Path, workdir: Path, **env: str) ->
 
 
 async def test_backup_drop_restore_gives_identical_rows(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path, make_client: ClientFactory
 ) -> None:
+    # Rows in every table of the app, made through its API, beside the table of awkward types.
+    async with make_client(database_url=filled_db.url, rate_limit_enabled=False) as client:
+        await populate_every_table(client)
+    assert_every_table_has_rows(await table_fingerprints(filled_db.url))
     backup_dir = tmp_path / "backups"
     backup_dir.mkdir()
     # A backup from 40 days ago and an unrelated file: the run must delete only the former.

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from libkoiki.app_factory import create_app
 from libkoiki.ratelimit import check_rate_limit, rate_limit
 from tests.conftest import REDIS_SERVER_URL, base_settings
-from tests.integration.edge.redis_server import RedisServer
+from tests.support.servers import RedisServer
 
 probe = APIRouter(prefix="/api/v1/edge")
 auth_probe = APIRouter(prefix="/api/v1/auth")

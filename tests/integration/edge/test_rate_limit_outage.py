@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.integration.edge.conftest import EdgeAppFactory, client_for
-from tests.integration.edge.redis_server import RedisServer
+from tests.support.servers import RedisServer
 
 PING = "/api/v1/edge/ping"
 

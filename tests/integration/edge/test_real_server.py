@@ -13,7 +13,7 @@ import uvicorn
 from libkoiki.app_factory import create_app
 from tests.conftest import base_settings
 from tests.integration.edge.conftest import auth_probe, probe
-from tests.integration.edge.redis_server import free_port
+from tests.support.servers import free_port
 
 LIMIT = 64 * 1024
 
