@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -26,7 +25,7 @@ from app.main import create_app
 from app.todos.models import Todo
 from tests.conftest import base_settings
 from tests.fixtures.auth import AuthedUser, login, make_superuser, register_and_login
-from tests.support.servers import free_port
+from tests.support.servers import serving
 
 TOO_BIG = 99_999_999_999_999_999_999
 INT32_OVERFLOW = 3_000_000_000
@@ -439,25 +438,8 @@ async def test_injection_strings_are_stored_and_returned_verbatim(
 
 @pytest.fixture
 async def server_port(database_url: str, migrated_engine: AsyncEngine) -> AsyncIterator[int]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(base_settings(database_url)),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.025)
-    assert server.started, "uvicorn did not start"
-    yield port
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=10)
+    async with serving(create_app(base_settings(database_url))) as port:
+        yield port
 
 
 async def raw_exchange(port: int, request: bytes) -> tuple[int, bytes, bytes]:

@@ -5,6 +5,7 @@ The shared servers serve every engineer's tests, so outages are rehearsed on ser
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -14,10 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
+from starlette.types import ASGIApp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,6 +164,26 @@ class RedisServer:
     def thaw(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[int]:
+    """`app` behind a real uvicorn in this event loop, on a free loopback port (yielded)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.025)
+    try:
+        assert server.started, "uvicorn did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
 
 
 def start_uvicorn(

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-import uvicorn
 
 from libkoiki.app_factory import create_app
 from tests.conftest import base_settings
 from tests.integration.edge.conftest import auth_probe, probe
-from tests.support.servers import free_port
+from tests.support.servers import serving
 
 LIMIT = 64 * 1024
 
@@ -21,20 +20,8 @@ LIMIT = 64 * 1024
 @pytest.fixture
 async def server_port(database_url: str, migrated_engine: Any) -> AsyncIterator[int]:
     settings = base_settings(database_url, max_request_body_bytes=LIMIT)
-    app = create_app(settings, routers=[probe, auth_probe])
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.025)
-    assert server.started, "uvicorn did not start"
-    yield port
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=10)
+    async with serving(create_app(settings, routers=[probe, auth_probe])) as port:
+        yield port
 
 
 async def exchange(
