@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 BACKEND_PORT ?= 8000
+BENCH_DURATION ?= 15
+BENCH_ROUNDS ?= 3
 FRONTEND_PORT ?= 3000
 
-.PHONY: help install dev backend frontend migrate test coverage lint format typecheck security
+.PHONY: help install dev backend frontend migrate test coverage lint format typecheck security bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,3 +65,6 @@ typecheck: $(VENV)/.installed  ## mypy (strict) on libkoiki
 
 security: $(VENV)/.installed  ## bandit: no medium or high findings allowed
 	$(BIN)/bandit -q -r app libkoiki ops -ll
+
+bench: $(VENV)/.installed  ## benchmark KOIKI against bare baselines (needs wrk, PostgreSQL, Redis); writes bench/RESULTS.md
+	$(BIN)/python -m bench --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS)

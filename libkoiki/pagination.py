@@ -31,7 +31,8 @@ class PageParams:
     limit: int = DEFAULT_LIMIT
 
 
-def page_params(
+# async: a plain `def` dependency costs every request a hop to the thread pool and back.
+async def page_params(
     skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Number of items to skip")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")
@@ -46,8 +47,17 @@ PageParamsDep = Annotated[PageParams, Depends(page_params)]
 async def paginate(
     session: AsyncSession, statement: Select[Any], params: PageParams
 ) -> tuple[list[Any], int]:
-    """The requested slice of `statement` (which must be ordered) and the total row count."""
+    """The requested slice of `statement` (ordered, one entity or column) and the total count.
+
+    One query: the total rides along as `count(*) OVER ()`. Only a page past the end, which has
+    no row to carry it, costs a second query.
+    """
+    total_column = func.count().over().label("total")
+    page = statement.add_columns(total_column).offset(params.skip).limit(params.limit)
+    rows = (await session.execute(page)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][-1])
+    if params.skip == 0:
+        return [], 0
     count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = (await session.execute(count_statement)).scalar_one()
-    rows = await session.scalars(statement.offset(params.skip).limit(params.limit))
-    return list(rows), total
+    return [], (await session.execute(count_statement)).scalar_one()

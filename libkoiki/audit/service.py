@@ -65,7 +65,8 @@ class AuditSource:
         )
 
 
-def audit_source(request: Request) -> AuditSource:
+# async: a plain `def` dependency would cost a thread-pool hop per request.
+async def audit_source(request: Request) -> AuditSource:
     return AuditSource.from_request(request)
 
 

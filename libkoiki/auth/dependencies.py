@@ -18,7 +18,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from libkoiki.accounts.models import User
 from libkoiki.auth.sessions import TokenRevokedError, load_token_user
-from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
+from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, request_access_claims
 from libkoiki.config import Settings
 from libkoiki.db import SessionDep
 from libkoiki.errors import AppError
@@ -40,7 +40,8 @@ class Authenticated:
     claims: AccessClaims
 
 
-def request_settings(request: Request) -> Settings:
+# async: a plain `def` dependency would cost a thread-pool hop per request.
+async def request_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -52,7 +53,7 @@ async def _authenticate(
     request: Request, session: SessionDep, settings: SettingsDep, token: str
 ) -> Authenticated:
     try:
-        claims = decode_access_token(settings, token)
+        claims = request_access_claims(request.scope.setdefault("state", {}), settings, token)
     except InvalidTokenError:
         raise unauthorized("Invalid or expired token", "invalid_token") from None
     try:

@@ -29,7 +29,7 @@ from libkoiki.mail import get_mail_sender
 from libkoiki.ratelimit import check_rate_limit, rate_limit
 
 
-def _no_store(response: Response) -> None:
+async def _no_store(response: Response) -> None:
     # Tokens and account data must not be kept by browsers or shared caches.
     response.headers["Cache-Control"] = "no-store"
 

@@ -15,7 +15,9 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 import jwt
 
@@ -74,6 +76,9 @@ def create_access_token(settings: Settings, *, user_id: int, session_id: str) ->
     return IssuedAccessToken(token=token, claims=claims)
 
 
+_DECODE_OPTIONS: jwt.types.Options = {"require": list(REQUIRED_CLAIMS)}
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
         payload = jwt.decode(
@@ -82,7 +87,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": list(REQUIRED_CLAIMS)},
+            options=_DECODE_OPTIONS,
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError(str(exc)) from exc
@@ -100,15 +105,29 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         raise InvalidTokenError("malformed claims") from exc
 
 
-def peek_access_subject(settings: Settings, token: str) -> str | None:
-    """The user id of a well-formed, unexpired access token, without any database lookup.
+_CLAIMS_STATE_KEY = "access_claims"
 
-    For keying rate limits by user only: a revoked token still passes this check.
+
+def request_access_claims(
+    state: MutableMapping[str, Any], settings: Settings, token: str
+) -> AccessClaims:
+    """`decode_access_token`, done once per request and remembered in the request's state.
+
+    The rate limiter (to pick the budget) and the authentication dependency both need the claims;
+    the signature check is the costly part, and its answer cannot change within one request.
     """
+    remembered = state.get(_CLAIMS_STATE_KEY)
+    if remembered is not None and remembered[0] == token:
+        if isinstance(remembered[1], InvalidTokenError):
+            raise remembered[1]
+        return cast(AccessClaims, remembered[1])
     try:
-        return str(decode_access_token(settings, token).user_id)
-    except InvalidTokenError:
-        return None
+        claims = decode_access_token(settings, token)
+    except InvalidTokenError as exc:
+        state[_CLAIMS_STATE_KEY] = (token, exc)
+        raise
+    state[_CLAIMS_STATE_KEY] = (token, claims)
+    return claims
 
 
 def new_opaque_token() -> str:

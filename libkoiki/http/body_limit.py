@@ -33,8 +33,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
+        has_body = False
         for name, value in scope["headers"]:
-            if name == b"content-length":
+            if name == b"transfer-encoding":
+                has_body = True
+            elif name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
@@ -46,7 +49,12 @@ class BodyLimitMiddleware:
                     # upload, and the server closes the connection rather than drain the body.
                     await response(scope, receive, send)
                     return
-                break
+                has_body = has_body or declared != 0
+        if not has_body and scope.get("http_version") in ("1.0", "1.1"):
+            # Neither a length nor chunks: HTTP/1 says there is no body, so nothing to count.
+            # (HTTP/2 may send a body without a length: it is always counted.)
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         response_started = False

@@ -12,10 +12,10 @@ import time
 import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_logger = structlog.get_logger("koiki.access")
@@ -62,7 +62,11 @@ class RequestContextMiddleware:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = message.get("headers", ())
+                message["headers"] = [
+                    *(header for header in headers if header[0].lower() != _REQUEST_ID_KEY),
+                    (_REQUEST_ID_KEY, request_id.encode("latin-1")),
+                ]
             await send(message)
 
         try:

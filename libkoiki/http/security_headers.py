@@ -14,7 +14,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -47,6 +46,10 @@ def docs_csp(html: bytes) -> str:
     return DOCS_CSP_TEMPLATE.format(hashes=hashes)
 
 
+def _raw(name: str, value: str) -> tuple[bytes, bytes]:
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
 class SecurityHeadersMiddleware:
     def __init__(
         self,
@@ -69,17 +72,22 @@ class SecurityHeadersMiddleware:
             headers.append(
                 ("Strict-Transport-Security", f"max-age={hsts_max_age}; includeSubDomains")
             )
-        self.common = tuple(headers)
+        # Encoded once: every response gets those it did not set itself.
+        self.common = tuple(_raw(name, value) for name, value in headers)
 
     def _apply(self, message: Message, path: str, csp: str) -> None:
-        headers = MutableHeaders(scope=message)
-        for name, value in self.common:
-            headers.setdefault(name, value)
-        headers.setdefault("Content-Security-Policy", csp)
+        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        present = {name.lower() for name, _ in headers}
+        headers += [header for header in self.common if header[0] not in present]
+        if b"content-security-policy" not in present:
+            headers.append(_raw("Content-Security-Policy", csp))
         if path.startswith(self.no_store_prefix):
             # Tokens and account data must not sit in a browser or proxy cache.
-            headers["Cache-Control"] = "no-store"
-            headers.setdefault("Pragma", "no-cache")
+            headers = [header for header in headers if header[0].lower() != b"cache-control"]
+            headers.append((b"cache-control", b"no-store"))
+            if b"pragma" not in present:
+                headers.append((b"pragma", b"no-cache"))
+        message["headers"] = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -14,7 +14,7 @@ from typing import Literal
 
 from starlette.types import Scope
 
-from libkoiki.auth.tokens import peek_access_subject
+from libkoiki.auth.tokens import InvalidTokenError, request_access_claims
 from libkoiki.config import Settings
 from libkoiki.http.client_ip import client_ip
 
@@ -49,8 +49,11 @@ def user_identity(scope: Scope, settings: Settings) -> str | None:
     token = bearer_token(scope)
     if token is None:
         return None
-    subject = peek_access_subject(settings, token)
-    return f"user:{subject}" if subject else None
+    try:
+        claims = request_access_claims(scope.setdefault("state", {}), settings, token)
+    except InvalidTokenError:
+        return None
+    return f"user:{claims.user_id}"
 
 
 def identity(scope: Scope, settings: Settings, per: Per = "client") -> str:

@@ -54,7 +54,11 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(self.path_prefix) and path not in self.exempt_paths:
+        if path in self.exempt_paths:
+            # Probes: never counted, and no route limit to report either.
+            await self.app(scope, receive, send)
+            return
+        if path.startswith(self.path_prefix):
             item = self.limiter.default
             try:
                 window = await self.limiter.hit(item, DEFAULT_SCOPE, identity(scope, self.settings))

@@ -11,7 +11,7 @@ from libkoiki.auth.tokens import (
     decode_access_token,
     hash_opaque_token,
     new_opaque_token,
-    peek_access_subject,
+    request_access_claims,
 )
 from libkoiki.config import Settings
 from tests.conftest import TEST_JWT_SECRET
@@ -32,12 +32,21 @@ def test_round_trip_keeps_sub_second_issue_time(jwt_settings: Settings) -> None:
     assert claims.expires_at - int(claims.issued_at) == 30 * 60
 
 
-def test_peek_is_for_rate_limit_keys_only(jwt_settings: Settings) -> None:
+def test_claims_are_checked_once_per_request_and_remembered(jwt_settings: Settings) -> None:
     issued = create_access_token(jwt_settings, user_id=42, session_id="s-2")
-    assert peek_access_subject(jwt_settings, issued.token) == "42"
-    assert peek_access_subject(jwt_settings, "garbage") is None
+    state: dict[str, object] = {}
+    assert request_access_claims(state, jwt_settings, issued.token) == issued.claims
+    # A second caller in the same request gets the same answer without another signature check,
+    # even with settings that would refuse it now.
     other = Settings(_env_file=None, app_env="test", jwt_secret="x" * 40)  # type: ignore[call-arg]
-    assert peek_access_subject(other, issued.token) is None
+    assert request_access_claims(state, other, issued.token) == issued.claims
+    # Another request (fresh state) is checked again; so is another token in the same request.
+    with pytest.raises(InvalidTokenError):
+        request_access_claims({}, other, issued.token)
+    with pytest.raises(InvalidTokenError):
+        request_access_claims(state, jwt_settings, "garbage")
+    with pytest.raises(InvalidTokenError):  # the refusal is remembered too
+        request_access_claims(state, jwt_settings, "garbage")
 
 
 def test_expired_tokens_fail_to_decode(jwt_settings: Settings) -> None:

@@ -27,7 +27,7 @@ def test_production_stack_order() -> None:
     assert stack(**PRODUCTION) == [
         "RequestContextMiddleware",
         "ClientIPMiddleware",
-        "PrometheusInstrumentatorMiddleware",
+        "MetricsMiddleware",
         "SecurityHeadersMiddleware",
         "KoikiCORSMiddleware",
         "TrustedHostMiddleware",

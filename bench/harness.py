@@ -1,0 +1,355 @@
+"""`make bench`: KOIKI-FW against bare baselines, in one run, on loopback.
+
+Targets, each its own uvicorn process with one worker (uvloop, httptools):
+  K  the reference app in its production configuration: PostgreSQL, Redis rate limiting (limits
+     high enough never to refuse), JSON access log written to a file, metrics, all middleware;
+  A  bare Starlette answering /health;
+  B  bare Starlette + asyncpg answering the same 20 todos in one query.
+Scenarios (wrk, one thread, fixed connections, after a warm-up; rounds alternate targets so
+drift hits all of them):
+  1 GET /health, K vs A           2 GET /api/v1/todos?limit=20 with a token, K vs B
+  3 POST /api/v1/todos, K alone   4 GET /health on K while 8 clients log in without pause
+  5 100,000 mixed requests on K: RSS after 50,000 and after 100,000.
+The median round is reported. Results: RESULTS.md and results.png in the output directory.
+
+It creates (and drops) its own database and uses its own Redis database index and key prefix;
+Ctrl-C stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from redis import Redis
+
+from bench import report
+from bench.load import MIXED, WrkResult, run_wrk
+from bench.seed import PASSWORD, seed
+from libkoiki.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTECTED_DATABASES = frozenset({"postgres", "test", "template0", "template1"})
+PROTECTED_REDIS_DATABASES = frozenset({0, 1})
+FLOOD_CONCURRENCY = 8
+
+
+@dataclass
+class Options:
+    database_url: str
+    redis_url: str
+    duration: float
+    rounds: int
+    connections: int
+    mixed_requests: int
+    users: int
+    output: Path
+    warmup: float = 2.0
+
+    @property
+    def database(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/")
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--database-url",
+        default=env("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/koiki_bench"),
+        help="created at start and dropped at the end (BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        help="a database index of the benchmark's own (BENCH_REDIS_URL)",
+    )
+    parser.add_argument("--duration", type=float, default=float(env("BENCH_DURATION", "15")))
+    parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
+    parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "32")))
+    parser.add_argument(
+        "--mixed-requests", type=int, default=int(env("BENCH_MIXED_REQUESTS", "100000"))
+    )
+    parser.add_argument("--users", type=int, default=int(env("BENCH_USERS", "500")))
+    parser.add_argument(
+        "--output", type=Path, default=Path(env("BENCH_OUTPUT", str(ROOT / "bench")))
+    )
+    args = parser.parse_args(argv)
+    options = Options(
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        duration=max(1.0, args.duration),
+        rounds=max(1, args.rounds),
+        connections=max(1, args.connections),
+        mixed_requests=max(2000, args.mixed_requests),
+        users=max(10, args.users),
+        output=args.output,
+    )
+    if options.database in PROTECTED_DATABASES:
+        parser.error(f"refusing to create and drop the database {options.database!r}")
+    redis_db = int(urlsplit(options.redis_url).path.lstrip("/") or 0)
+    if redis_db in PROTECTED_REDIS_DATABASES:
+        parser.error(f"Redis database {redis_db} belongs to development and tests; use another")
+    return options
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"{self.name}: no VmRSS")
+
+
+@contextmanager
+def uvicorn(name: str, app: str, env: dict[str, str], log: Path) -> Iterator[Server]:
+    port = free_port()
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning",
+            ],
+            cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=log_file,
+        )  # fmt: skip
+    server = Server(name, port, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start; see {log}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def login_flood(server: Server, emails: Path, log: Path) -> Iterator[list[str]]:
+    """Eight clients logging in without pause until the block ends; yields the status counts."""
+    outcome: list[str] = []
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "bench.load", "flood", "--url", server.url,
+                "--emails", str(emails), "--password", PASSWORD,
+                "--concurrency", str(FLOOD_CONCURRENCY),
+            ],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=log_file,
+        )  # fmt: skip
+    try:
+        time.sleep(1.0)  # every flood client is hashing before the measurement starts
+        yield outcome
+    finally:
+        process.terminate()
+        stdout, _ = process.communicate(timeout=60)
+        outcome.append(stdout.decode().strip())
+
+
+# --- database and Redis ---------------------------------------------------------------------
+
+
+async def _admin(options: Options, statement: str) -> None:
+    parts = urlsplit(options.database_url)
+    # CREATE/DROP DATABASE must run from another database; nothing else is done there.
+    connection = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def create_database(options: Options) -> None:
+    asyncio.run(_admin(options, f'DROP DATABASE IF EXISTS "{options.database}" WITH (FORCE)'))
+    asyncio.run(_admin(options, f'CREATE DATABASE "{options.database}"'))
+
+
+def drop_database(options: Options) -> None:
+    asyncio.run(_admin(options, f'DROP DATABASE IF EXISTS "{options.database}" WITH (FORCE)'))
+
+
+def delete_redis_keys(options: Options, prefix: str) -> None:
+    client = Redis.from_url(options.redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def koiki_env(options: Options, prefix: str) -> dict[str, str]:
+    return {
+        "APP_ENV": "production",
+        # Production-strength secrets protecting nothing but a throwaway database.
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+        "JWT_SECRET": "bench-jwt-secret-0123456789abcdef0123456789",
+        "ACCESS_TOKEN_EXPIRE_MINUTES": "1440",
+        "DATABASE_URL": options.database_url,
+        "REDIS_URL": options.redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_STRATEGY": "redis",
+        # Counted on every API request, never refused: the cost is measured, not the refusal.
+        "RATE_LIMIT_DEFAULT": "100000/minute",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "METRICS_ENABLED": "true",
+        "CORS_ORIGINS": "https://app.example.com",
+        "TRUSTED_HOSTS": "127.0.0.1,localhost",
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    options: Options
+    runs: dict[tuple[str, str], list[WrkResult]] = field(default_factory=dict)
+    rss: dict[str, float] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)  # mixed requests at each RSS reading
+    flood: list[str] = field(default_factory=list)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def add(self, scenario: str, target: str, result: WrkResult) -> None:
+        if result.failures:
+            raise SystemExit(
+                f"{scenario}/{target}: {result.failures} failed requests; the figures are void."
+                f" wrk said:\n{result.output}\nThe servers' logs are in var/bench/."
+            )
+        self.runs.setdefault((scenario, target), []).append(result)
+        print(
+            f"  {scenario:8} {target:2} {result.requests_per_second:9.0f} req/s"
+            f"  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms",
+            flush=True,
+        )
+
+    def median(self, scenario: str, target: str) -> WrkResult:
+        runs = self.runs[(scenario, target)]
+        return sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def measure(options: Options, results: Results, k: Server, a: Server, b: Server, seed_file: Path,
+            emails: Path, logs: Path) -> None:  # fmt: skip
+    def wrk(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
+        url = server.url + ("/health" if kinds is None else "")
+        return run_wrk(url, duration=seconds, connections=options.connections, kinds=kinds,
+                       seed=seed_file)  # fmt: skip
+
+    print(f"warm-up: {options.warmup:g} s per target and request kind", flush=True)
+    for server, kinds in ((a, None), (k, None), (b, ("list_bare",)), (k, ("list",)),
+                          (k, ("create",))):  # fmt: skip
+        wrk(server, kinds, options.warmup)
+    for round_number in range(1, options.rounds + 1):
+        print(f"round {round_number}/{options.rounds}", flush=True)
+        results.add("health", "A", wrk(a, None, options.duration))
+        results.add("health", "K", wrk(k, None, options.duration))
+        results.add("list", "B", wrk(b, ("list_bare",), options.duration))
+        results.add("list", "K", wrk(k, ("list",), options.duration))
+        results.add("create", "K", wrk(k, ("create",), options.duration))
+        with login_flood(k, emails, logs / "flood.log") as outcome:
+            results.add("flood", "K", wrk(k, None, options.duration))
+        results.flood.append(outcome[0])
+        print(f"  login flood answers (status:count): {outcome[0]}", flush=True)
+    # wrk counts time, not requests: whole runs until each half of the total has been served.
+    half = options.mixed_requests // 2
+    print(f"mixed: 2 x {half} requests", flush=True)
+    results.rss["start"] = k.rss_mb()
+    served = 0
+    for mark, goal in (("half", half), ("end", 2 * half)):
+        while served < goal:
+            run = wrk(k, MIXED, options.duration)
+            results.add("mixed", "K", run)
+            served += run.requests
+        results.rss[mark] = k.rss_mb()
+        results.served[mark] = served
+        print(f"  K RSS after {served} requests: {results.rss[mark]:.1f} MB", flush=True)
+    results.rss["A"], results.rss["B"] = a.rss_mb(), b.rss_mb()
+
+
+def main() -> None:
+    options = parse_options()
+    if shutil.which("wrk") is None:
+        raise SystemExit("make bench needs wrk (apt install wrk)")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    prefix = f"koiki-bench-{os.getpid()}:"
+    env = koiki_env(options, prefix)
+    results = Results(options)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="koiki-bench-") as scratch:
+        work = Path(scratch)
+        print(
+            f"database {options.database}: create, migrate, seed {options.users} users", flush=True
+        )
+        create_database(options)
+        stack.callback(drop_database, options)
+        stack.callback(delete_redis_keys, options, prefix)
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
+        )  # fmt: skip
+        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[call-arg, arg-type]
+        files = asyncio.run(seed(settings, options.users, work))
+        logs = ROOT / "var" / "bench"
+        logs.mkdir(parents=True, exist_ok=True)
+        dsn = options.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        k = stack.enter_context(uvicorn("K", "main:app", env, logs / "koiki-access.log"))
+        a = stack.enter_context(uvicorn("A", "bench.baselines:health_app", {}, logs / "a.log"))
+        b = stack.enter_context(
+            uvicorn("B", "bench.baselines:todos_app", {"BENCH_ASYNCPG_DSN": dsn}, logs / "b.log")
+        )
+        results.versions = asyncio.run(report.versions(options.database_url, options.redis_url))
+        measure(options, results, k, a, b, files.users, files.emails, logs)
+    report.write(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""RESULTS.md and results.png: the figures, the ratios against the targets, and their origin."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from bench.harness import Results
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = {
+    "health": "1. GET /health",
+    "list": "2. GET /api/v1/todos?limit=20 (token)",
+    "create": "3. POST /api/v1/todos",
+    "flood": "4. GET /health during a login flood",
+    "mixed": "5. mixed (list, get, health, create)",
+}
+TARGET_NAMES = {"K": "KOIKI-FW", "A": "bare Starlette", "B": "Starlette + asyncpg"}
+PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg",
+            "redis", "hiredis", "structlog", "prometheus-client")  # fmt: skip
+
+
+async def versions(database_url: str, redis_url: str) -> dict[str, str]:
+    found = {"python": platform.python_version(), "wrk": wrk_version()}
+    found.update({name: version(name) for name in PACKAGES})
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        found["PostgreSQL"] = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    redis = Redis.from_url(redis_url)
+    try:
+        found["Redis"] = str((await redis.info("server"))["redis_version"])
+    finally:
+        await redis.aclose()
+    return found
+
+
+def wrk_version() -> str:
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    return (wrk.stdout or wrk.stderr).split()[1]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({model}),"
+        f" {memory_kb / 1024 / 1024:.1f} GiB"
+    )
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()  # fmt: skip
+
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    dirty = " (with uncommitted changes)" if changed else ""
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
+
+
+def targets(results: Results) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for the four targets of the issue."""
+    health_k, health_a = results.median("health", "K"), results.median("health", "A")
+    list_k, list_b = results.median("list", "K"), results.median("list", "B")
+    flood = results.median("flood", "K")
+    r1 = health_k.requests_per_second / health_a.requests_per_second
+    r2 = list_k.requests_per_second / list_b.requests_per_second
+    r4 = flood.p99_ms / health_k.p99_ms
+    half, end = results.rss["half"], results.rss["end"]
+    k_most = max(half, end)
+    growth = (end - half) / half
+    return [
+        ("1. K >= 0.40 x A req/s on /health", f"{r1:.2f} x", r1 >= 0.40),
+        ("2. K >= 0.30 x B req/s on the todo list", f"{r2:.2f} x", r2 >= 0.30),
+        ("4. /health p99 during the flood <= 3 x without", f"{r4:.2f} x", r4 <= 3.0),
+        ("5. K RSS <= 120 MB (after 50k and 100k)", f"{k_most:.1f} MB", k_most <= 120.0),
+        ("5. RSS growth 50k -> 100k < 5 %", f"{growth * 100:+.1f} %", growth < 0.05),
+    ]
+
+
+def chart(results: Results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(scenario, target) for scenario in SCENARIOS for target in ("A", "B", "K")
+            if (scenario, target) in results.runs]  # fmt: skip
+    labels = [f"{SCENARIOS[s].split(' ', 1)[0]} {TARGET_NAMES[t]}" for s, t in rows]
+    colours = ["#8c8c8c" if t != "K" else "#2b6cb0" for _, t in rows]
+    medians = [results.median(s, t) for s, t in rows]
+    figure, (rate_axis, p99_axis) = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) + 1.6))
+    positions = list(range(len(rows)))[::-1]
+    rate_axis.barh(positions, [m.requests_per_second for m in medians], color=colours)
+    rate_axis.set_title("requests/s (higher is better)")
+    p99_axis.barh(positions, [m.p99_ms for m in medians], color=colours)
+    p99_axis.set_title("p99 latency, ms (lower is better)")
+    for axis in (rate_axis, p99_axis):
+        axis.set_yticks(positions, labels if axis is rate_axis else [""] * len(rows))
+        axis.grid(axis="x", alpha=0.3)
+    options = results.options
+    figure.suptitle(
+        f"KOIKI-FW vs bare baselines, same run: wrk -t1 -c{options.connections}"
+        f" -d{options.duration:g}s, median of {options.rounds} rounds",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: Results) -> None:
+    options = results.options
+    options.output.mkdir(parents=True, exist_ok=True)
+    chart(results, options.output / "results.png")
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (bench/harness.py); do not edit by hand. Ratios compare targets"
+        " measured in the same run, so they travel between machines better than the absolute"
+        " figures do.",
+        "",
+        f"- date: {results.started:%Y-%m-%d %H:%M} UTC"
+        f" (took {(datetime.now(UTC) - results.started).total_seconds() / 60:.1f} min)",
+        f"- commit: {commit()}",
+        f"- machine: {machine()}",
+        f"- load: wrk -t1 -c{options.connections} -d{options.duration:g}s after a"
+        f" {options.warmup:g} s warm-up, median of {options.rounds} rounds;"
+        f" {options.users} users rotated, each with 20 todos",
+        "- versions: " + ", ".join(f"{name} {value}" for name, value in results.versions.items()),
+        "",
+        "K: KOIKI-FW in production configuration (one uvicorn worker, uvloop, httptools,"
+        " PostgreSQL, Redis rate limiting, JSON access log to a file, metrics, all middleware)."
+        " A: bare Starlette. B: bare Starlette + asyncpg, one query.",
+        "",
+        "![requests/s and p99 per scenario](results.png)",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |"
+              for name, value, met in targets(results)]  # fmt: skip
+    lines += [
+        "",
+        "## Figures (median round)",
+        "",
+        "| scenario | target | req/s | p50 ms | p99 ms |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for scenario, title in SCENARIOS.items():
+        for target in ("A", "B", "K"):
+            if (scenario, target) in results.runs:
+                m = results.median(scenario, target)
+                lines.append(
+                    f"| {title} | {TARGET_NAMES[target]} | {m.requests_per_second:,.0f}"
+                    f" | {m.p50_ms:.2f} | {m.p99_ms:.2f} |"
+                )
+    rss = results.rss
+    lines += [
+        "",
+        f"RSS of K: {rss['start']:.1f} MB just after the scenarios 1-4 (the flood's last hashes"
+        f" still in flight), {rss['half']:.1f} MB after"
+        f" {results.served['half']:,} mixed requests, {rss['end']:.1f} MB after"
+        f" {results.served['end']:,}. A: {rss['A']:.1f} MB, B: {rss['B']:.1f} MB.",
+        "",
+        f"Login flood answers per round (status:count): {'; '.join(results.flood)}.",
+        "",
+    ]
+    (options.output / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
