@@ -48,7 +48,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         echo=settings.db_echo,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
