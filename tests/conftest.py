@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ from libkoiki.config import Settings
 from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
 from tests.support.databases import scratch_database
+from tests.support.servers import RedisServer
 
 pytest_plugins = ["tests.fixtures.auth"]
 
@@ -200,3 +202,12 @@ async def _reset_state(
         keys = [key async for key in redis_client.scan_iter(match=f"koiki-test-{RUN_ID}:*")]
         if keys:
             await redis_client.delete(*keys)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and start: the shared one is never touched."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import RUN_ID, ClientFactory
 from tests.fixtures.auth import AUTH, login_as, register_and_login, unique_email
@@ -21,14 +18,6 @@ from tests.support.servers import RedisServer
 
 LIMIT = 20
 TODOS = "/api/v1/todos"
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _ready(client: httpx.AsyncClient, deadline_seconds: float = 30) -> httpx.Response:
