@@ -1,6 +1,7 @@
 'use client'
 
-import { useEffect, useId, useRef } from 'react'
+import { useId } from 'react'
+import { useModal } from '@/components/useModal'
 import { useI18n } from '@/i18n/client'
 
 interface Props {
@@ -19,28 +20,12 @@ interface Props {
  */
 export function ConfirmDialog({ open, title, body, confirmLabel, busy, onConfirm, onCancel }: Props) {
   const { m } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const modal = useModal(open, onCancel)
   const titleId = useId()
   const bodyId = useId()
 
-  useEffect(() => {
-    const dialog = ref.current
-    if (!dialog) return
-    if (open && !dialog.open) dialog.showModal()
-    if (!open && dialog.open) dialog.close()
-  }, [open])
-
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      aria-describedby={bodyId}
-      onCancel={(event) => {
-        event.preventDefault()
-        onCancel()
-      }}
-    >
+    <dialog {...modal} className="dialog" aria-labelledby={titleId} aria-describedby={bodyId}>
       <div className="dialog-body">
         <h2 id={titleId}>{title}</h2>
         <p id={bodyId}>{body}</p>

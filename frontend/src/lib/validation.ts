@@ -35,10 +35,24 @@ export function validateLogin(values: { email: string; password: string }, m: Me
   })
 }
 
-export function validateRegister(
-  values: { email: string; password: string; confirm: string; full_name: string },
-  m: Messages,
-): FieldErrors {
+export interface AccountValues {
+  email: string
+  password: string
+  confirm: string
+  full_name: string
+}
+
+/** The fields of a new account (registration or an administrator's form), trimmed where it is safe. */
+export function accountValues(data: FormData): AccountValues {
+  return {
+    full_name: String(data.get('full_name') ?? '').trim(),
+    email: String(data.get('email') ?? '').trim(),
+    password: String(data.get('password') ?? ''),
+    confirm: String(data.get('confirm') ?? ''),
+  }
+}
+
+export function validateRegister(values: AccountValues, m: Messages): FieldErrors {
   return collect({
     email: checkEmail(values.email, m),
     password: checkNewPassword(values.password, m),

@@ -1,14 +1,15 @@
 'use client'
 
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
+import { useId, useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
+import { useModal } from '@/components/useModal'
 import { useI18n } from '@/i18n/client'
 import type { Role, User } from '@/lib/api/types'
 import { api } from '@/lib/client/bff'
-import { validateRegister } from '@/lib/validation'
+import { accountValues, validateRegister } from '@/lib/validation'
 
 interface Props {
   open: boolean
@@ -20,12 +21,15 @@ interface Props {
 
 const DEFAULT_ROLE = 'user'
 
-/** An administrator creates an account with an initial password, which its owner can change. */
+/**
+ * An administrator creates an account with an initial password, which its owner can change.
+ * Give it a new `key` each time it opens, so every opening starts from an empty form.
+ */
 export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
   const { m } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const modal = useModal(open, onClose)
   const titleId = useId()
-  const { formRef, fields, problem, reset, check, fail } = useFormErrors([
+  const { formRef, fields, problem, check, fail } = useFormErrors([
     'email',
     'password',
     'confirm',
@@ -33,29 +37,11 @@ export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
     'roles',
   ])
   const [busy, setBusy] = useState(false)
-  // A fresh, empty form each time the dialog opens.
-  const [generation, setGeneration] = useState(0)
-
-  useEffect(() => {
-    const dialog = ref.current
-    if (!dialog) return
-    if (open && !dialog.open) {
-      reset()
-      setGeneration((n) => n + 1)
-      dialog.showModal()
-    }
-    if (!open && dialog.open) dialog.close()
-  }, [open, reset])
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
     const data = new FormData(event.currentTarget)
-    const values = {
-      full_name: String(data.get('full_name') ?? '').trim(),
-      email: String(data.get('email') ?? '').trim(),
-      password: String(data.get('password') ?? ''),
-      confirm: String(data.get('confirm') ?? ''),
-    }
+    const values = accountValues(data)
     if (!check(validateRegister(values, m))) return
     setBusy(true)
     try {
@@ -77,16 +63,8 @@ export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
   }
 
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      onCancel={(event) => {
-        event.preventDefault()
-        onClose()
-      }}
-    >
-      <form key={generation} ref={formRef} method="post" onSubmit={onSubmit} noValidate>
+    <dialog {...modal} className="dialog" aria-labelledby={titleId}>
+      <form ref={formRef} method="post" onSubmit={onSubmit} noValidate>
         <div className="dialog-body form">
           <h2 id={titleId}>{m.admin.newUserTitle}</h2>
           <p className="hint">{m.admin.newUserIntro}</p>

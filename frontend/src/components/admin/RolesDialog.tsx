@@ -1,7 +1,8 @@
 'use client'
 
-import { useEffect, useId, useRef, useState } from 'react'
+import { useId, useState } from 'react'
 import { FormError } from '@/components/Alert'
+import { useModal } from '@/components/useModal'
 import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Role, User } from '@/lib/api/types'
@@ -16,27 +17,12 @@ interface Props {
 
 export function RolesDialog({ user, roles, onSave, onClose, error }: Props) {
   const { m } = useI18n()
-  const ref = useRef<HTMLDialogElement>(null)
+  const modal = useModal(user !== null, onClose)
   const titleId = useId()
   const [busy, setBusy] = useState(false)
 
-  useEffect(() => {
-    const dialog = ref.current
-    if (!dialog) return
-    if (user && !dialog.open) dialog.showModal()
-    if (!user && dialog.open) dialog.close()
-  }, [user])
-
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      onCancel={(event) => {
-        event.preventDefault()
-        onClose()
-      }}
-    >
+    <dialog {...modal} className="dialog" aria-labelledby={titleId}>
       <form
         key={user?.id ?? 'none'}
         onSubmit={async (event) => {

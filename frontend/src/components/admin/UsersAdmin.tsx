@@ -38,6 +38,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const { data: roles } = useLoader(fetchRoles)
   const [editing, setEditing] = useState<User | null>(null)
   const [creating, setCreating] = useState(false)
+  const [newUserForm, setNewUserForm] = useState(0)
   const [dialogError, setDialogError] = useState<Problem>(NO_PROBLEM)
   const [busyId, setBusyId] = useState<number | null>(null)
   const [toast, showToast] = useToast()
@@ -84,7 +85,14 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
           <p>{m.admin.usersIntro}</p>
         </div>
         {canWrite ? (
-          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+          <button
+            type="button"
+            className="btn btn-primary"
+            onClick={() => {
+              setNewUserForm((n) => n + 1)
+              setCreating(true)
+            }}
+          >
             {m.admin.newUser}
           </button>
         ) : null}
@@ -197,6 +205,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
       </section>
       <NewUserDialog
+        key={newUserForm}
         open={creating}
         roles={roles}
         onCreated={(user) => {

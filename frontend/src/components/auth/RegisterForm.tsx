@@ -8,7 +8,7 @@ import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
-import { validateRegister } from '@/lib/validation'
+import { accountValues, validateRegister } from '@/lib/validation'
 
 export function RegisterForm() {
   const { m } = useI18n()
@@ -17,13 +17,7 @@ export function RegisterForm() {
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
-    const data = new FormData(event.currentTarget)
-    const values = {
-      full_name: String(data.get('full_name') ?? '').trim(),
-      email: String(data.get('email') ?? '').trim(),
-      password: String(data.get('password') ?? ''),
-      confirm: String(data.get('confirm') ?? ''),
-    }
+    const values = accountValues(new FormData(event.currentTarget))
     if (!check(validateRegister(values, m))) return
     setBusy(true)
     try {
