@@ -77,17 +77,23 @@ def targets(results: Results) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for the four targets of the issue."""
     health_k, health_a = results.median("health", "K"), results.median("health", "A")
     list_k, list_b = results.median("list", "K"), results.median("list", "B")
-    flood = results.median("flood", "K")
     r1 = health_k.requests_per_second / health_a.requests_per_second
     r2 = list_k.requests_per_second / list_b.requests_per_second
-    r4 = flood.p99_ms / health_k.p99_ms
+    # Each round's flood against the same round's quiet /health, so both saw the same machine.
+    per_round = sorted(
+        flood.p99_ms / quiet.p99_ms
+        for flood, quiet in zip(
+            results.runs[("flood", "K")], results.runs[("health", "K")], strict=True
+        )
+    )
+    r4 = per_round[len(per_round) // 2]
     half, end = results.rss["half"], results.rss["end"]
     k_most = max(half, end)
     growth = (end - half) / half
     return [
         ("1. K >= 0.40 x A req/s on /health", f"{r1:.2f} x", r1 >= 0.40),
         ("2. K >= 0.30 x B req/s on the todo list", f"{r2:.2f} x", r2 >= 0.30),
-        ("4. /health p99 during the flood <= 3 x without", f"{r4:.2f} x", r4 <= 3.0),
+        ("4. /health p99 during the flood <= 3 x without (median round)", f"{r4:.2f} x", r4 <= 3.0),
         ("5. K RSS <= 120 MB (after 50k and 100k)", f"{k_most:.1f} MB", k_most <= 120.0),
         ("5. RSS growth 50k -> 100k < 5 %", f"{growth * 100:+.1f} %", growth < 0.05),
     ]
