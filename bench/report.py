@@ -68,7 +68,9 @@ def commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                               check=False).stdout.strip()  # fmt: skip
 
-    changed = git("status", "--porcelain", "--untracked-files=no")
+    # The run's own outputs (RESULTS.md and the chart, written first) do not make it dirty.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md",
+                  ":!bench/results.png")  # fmt: skip
     dirty = " (with uncommitted changes)" if changed else ""
     return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
 
