@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 
 from libkoiki import __version__
@@ -36,6 +37,12 @@ from libkoiki.ratelimit.middleware import API_PREFIX
 logger = structlog.get_logger("koiki.app")
 
 PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH})
+TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -144,6 +151,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_on else None,
+        telemetry=None if settings.otel_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     docs_enabled: bool | None = None
     metrics_enabled: bool = True
+    # FastAPI's native OpenTelemetry (spans, metrics, logs to the process's OTel providers).
+    # Off, the per-request check whether a provider is configured is skipped too.
+    otel_enabled: bool = False
 
     # --- database ---
     database_url: str = DEFAULT_SQLITE_URL
