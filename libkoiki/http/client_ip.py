@@ -19,6 +19,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 UNKNOWN = "unknown"
 
 
+# Every request parses its peer (and maybe a forwarded chain); a few thousand clients at a time
+# are the common case, so the parses and trust decisions are remembered.
+@lru_cache(maxsize=4096)
 def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"
@@ -34,16 +37,23 @@ def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     return address
 
 
+_text = lru_cache(maxsize=4096)(str)
+
+
 class TrustedProxies:
     def __init__(self, networks: Iterable[str]) -> None:
         self.networks: tuple[IPNetwork, ...] = tuple(
             ipaddress.ip_network(network, strict=False) for network in networks
         )
+        self._trusts = lru_cache(maxsize=4096)(self._in_networks)
+
+    def _in_networks(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self.networks)
 
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
             return False
-        return any(address in network for network in self.networks)
+        return self._trusts(address)
 
     def resolve(self, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> str:
         """The client address for a connection from `peer` carrying these raw headers."""
@@ -51,7 +61,7 @@ class TrustedProxies:
         if peer_address is None:
             return peer or UNKNOWN
         if peer_address not in self:
-            return str(peer_address)
+            return _text(peer_address)
         forwarded: list[str] = []
         real_ip: str | None = None
         for name, value in headers:
@@ -68,10 +78,10 @@ class TrustedProxies:
                 client = address
                 if address not in self:
                     break
-            return str(client)
+            return _text(client)
         if real_ip is not None and (address := _parse_ip(real_ip)) is not None:
-            return str(address)
-        return str(peer_address)
+            return _text(address)
+        return _text(peer_address)
 
 
 @lru_cache(maxsize=8)

@@ -7,9 +7,9 @@ response, errors included.
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +24,9 @@ access_logger = structlog.get_logger("koiki.access")
 def sane_request_id(value: str | None) -> str:
     if value and _SAFE_REQUEST_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    # A correlation id, not a secret: the process's random generator, without a system call per
+    # request (the module reseeds itself in forked children, so replicas never share a sequence).
+    return f"{random.getrandbits(128):032x}"  # nosec B311
 
 
 def route_template(scope: Scope) -> str | None:
