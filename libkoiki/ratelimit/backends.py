@@ -1,9 +1,10 @@
 """Where the counters live: Redis (shared by every replica) or this process's memory.
 
 Both use the moving-window algorithm of the `limits` library. The Redis backend runs the library's
-own Lua scripts (the same keys and data layout as `limits.aio.storage.RedisStorage`), but sends
-"acquire an entry" and "read the window" in one pipeline: the library's public API needs a second
-round trip for the numbers behind the `X-RateLimit-*` headers, and every API request pays for it.
+own Lua scripts (the same keys and data layout as `limits.aio.storage.RedisStorage`), but as one
+script: "acquire an entry" then "read the window", each the library's text wrapped as a function.
+The library's public API needs a second round trip for the numbers behind the `X-RateLimit-*`
+headers, and every API request would pay for it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage
@@ -21,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 
 class BackendUnavailable(Exception):
@@ -62,11 +63,31 @@ class MemoryBackend:
         return None
 
 
-class RedisBackend:
-    """Counters in Redis under `<prefix>ratelimit:`; one round trip per counted request."""
+def _hit_script() -> str:
+    """The library's acquire and window scripts as one: ARGV is the acquire script's four
+    arguments, then the window script's two; the reply is {acquired (1/0), window or false}.
 
-    _ACQUIRE = RedisBridge.SCRIPT_ACQUIRE_MOVING_WINDOW
-    _WINDOW = RedisBridge.SCRIPT_MOVING_WINDOW
+    A chunk is a valid function body, so each script becomes a function whose parameters shadow
+    the KEYS and ARGV globals it reads, and its `return`s return from that function.
+    """
+    return "\n".join(
+        (
+            "local function acquire(KEYS, ARGV)",
+            RedisBridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode(),
+            "end",
+            "local function window(KEYS, ARGV)",
+            RedisBridge.SCRIPT_MOVING_WINDOW.decode(),
+            "end",
+            "local acquired = acquire(KEYS, {ARGV[1], ARGV[2], ARGV[3], ARGV[4]})",
+            "return {acquired and 1 or 0, window(KEYS, {ARGV[5], ARGV[6]}) or false}",
+        )
+    )
+
+
+class RedisBackend:
+    """Counters in Redis under `<prefix>ratelimit:`; one command per counted request."""
+
+    _HIT = _hit_script()
 
     def __init__(self, url: str, *, key_prefix: str, timeout_seconds: float) -> None:
         # A limiter that waits on a sick Redis delays every API request: short timeouts, and one
@@ -80,15 +101,18 @@ class RedisBackend:
         )
         # Same layout as `RedisStorage(key_prefix=<prefix>ratelimit)`: "<prefix>ratelimit:<key>".
         self.key_prefix = f"{key_prefix}ratelimit"
-        self._acquire = self._redis.register_script(self._ACQUIRE)
-        self._window = self._redis.register_script(self._WINDOW)
+        # Script.__call__ sends EVALSHA and loads the script on NOSCRIPT (a Redis that restarted
+        # empty, or SCRIPT FLUSH): the script runs once either way, so nothing is counted twice.
+        self._hit = self._redis.register_script(self._HIT)
 
     async def hit(self, item: RateLimitItem, key: str) -> Window:
         redis_key = f"{self.key_prefix}:{item.key_for(key)}"
         expiry = item.get_expiry()
         now = time.time()
         try:
-            acquired, window = await self._run(redis_key, item.amount, expiry, now)
+            acquired, window = await self._hit(
+                keys=[redis_key], args=[now, item.amount, expiry, 1, now - expiry, item.amount]
+            )
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if window:
@@ -101,26 +125,6 @@ class RedisBackend:
             remaining=max(0, item.amount - count),
             reset_at=window_start + expiry,
         )
-
-    async def _run(self, key: str, limit: int, expiry: int, now: float) -> tuple[Any, Any]:
-        acquire_args = (key, now, limit, expiry, 1)
-        window_args = (key, now - expiry, limit)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.evalsha(self._acquire.sha, 1, *acquire_args)
-            pipe.evalsha(self._window.sha, 1, *window_args)
-            acquired, window = await pipe.execute(raise_on_error=False)
-        if isinstance(acquired, NoScriptError) or isinstance(window, NoScriptError):
-            # First use after Redis started empty (or SCRIPT FLUSH): load once, then retry what
-            # did not run. A counted entry is never counted twice.
-            await self._redis.script_load(self._ACQUIRE)
-            await self._redis.script_load(self._WINDOW)
-            if isinstance(acquired, NoScriptError):
-                acquired = await self._redis.evalsha(self._acquire.sha, 1, *acquire_args)
-            window = await self._redis.evalsha(self._window.sha, 1, *window_args)
-        for result in (acquired, window):
-            if isinstance(result, Exception):
-                raise result
-        return acquired, window
 
     async def aclose(self) -> None:
         await self._redis.aclose()

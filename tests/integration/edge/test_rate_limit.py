@@ -13,6 +13,7 @@ from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 
 from libkoiki.auth.tokens import create_access_token
 from libkoiki.ratelimit.limiter import _digest
@@ -101,6 +102,27 @@ async def test_redis_counters_are_the_limits_librarys_own(
     await storage.bridge.get_connection().aclose()  # type: ignore[attr-defined]
     assert stats.remaining == 2
     assert time.time() < stats.reset_time <= time.time() + 60
+
+
+async def test_a_redis_that_lost_its_scripts_still_counts_each_request_once(
+    edge_client: EdgeClientFactory, shared_redis_url: str
+) -> None:
+    """After a restart with no data (or SCRIPT FLUSH) the limiter's script is loaded again."""
+    async with edge_client(
+        redis_url=shared_redis_url, rate_limit_strategy="redis", rate_limit_default="5/minute"
+    ) as client:
+        first = await client.get(PING)
+        redis = Redis.from_url(shared_redis_url)
+        try:
+            await redis.script_flush()
+        finally:
+            await redis.aclose()
+        second = await client.get(PING)
+    assert [first.status_code, second.status_code] == [200, 200]
+    assert [first.headers["X-RateLimit-Remaining"], second.headers["X-RateLimit-Remaining"]] == [
+        "4",
+        "3",
+    ]
 
 
 async def test_the_window_frees_up_after_its_duration(edge_client: EdgeClientFactory) -> None:
