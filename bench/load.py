@@ -144,7 +144,7 @@ def run_wrk(
 # --- the login flood --------------------------------------------------------------------------
 
 
-def _address(n: int) -> str:
+def client_address(n: int) -> str:
     """The n-th client in the benchmarking range 198.18.0.0/15: each login from a fresh address,
     so the per-address login limit (10/minute) never answers instead of the password hash."""
     n %= 2**17
@@ -167,7 +167,7 @@ async def flood(base_url: str, emails: list[str], password: str, concurrency: in
                 response = await client.post(
                     "/api/v1/auth/login",
                     data={"username": emails[sent % len(emails)], "password": password},
-                    headers={"X-Forwarded-For": _address(sent)},
+                    headers={"X-Forwarded-For": client_address(sent)},
                 )
                 outcome = str(response.status_code)
             except httpx.HTTPError as exc:

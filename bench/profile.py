@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.profile list [--requests 2000]
 
+Kinds: health, list, get, create, and login (the event loop's share of a login: the argon2 hash
+itself runs in the hasher's threads, which the profile does not follow).
+
 Same database, Redis and settings as `make bench` (the database is created, seeded and dropped
 here too); the app is called through httpx's ASGI transport, so the profile holds the framework
 and the drivers, not the server or the socket. An HTML report goes to var/bench/profile-<kind>.html.
@@ -27,11 +30,14 @@ from bench.harness import (
     koiki_env,
     parse_options,
 )
-from bench.seed import seed
+from bench.load import client_address
+from bench.seed import PASSWORD, seed
 from libkoiki.config import Settings
 
 
-async def profile(kind: str, requests: int, seed_line: str, env: dict[str, str]) -> Profiler:
+async def profile(
+    kind: str, requests: int, seed_line: str, email: str, env: dict[str, str]
+) -> Profiler:
     os.environ.update(env)
     from app.main import create_app
 
@@ -43,7 +49,12 @@ async def profile(kind: str, requests: int, seed_line: str, env: dict[str, str])
         "get": ("GET", f"/api/v1/todos/{todo}", None),
         "create": ("POST", "/api/v1/todos", {"title": "profiled", "description": "x"}),
     }
-    method, path, body = calls[kind]
+    if kind == "login":
+        method, path, body = "POST", "/api/v1/auth/login", None
+        headers = {}
+    else:
+        method, path, body = calls[kind]
+    sent = 0
     app = create_app()
     profiler = Profiler(async_mode="enabled")
     async with LifespanManager(app):
@@ -51,7 +62,16 @@ async def profile(kind: str, requests: int, seed_line: str, env: dict[str, str])
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
 
             async def call() -> None:
-                response = await client.request(method, path, headers=headers, json=body)
+                nonlocal sent
+                sent += 1
+                if kind == "login":  # a fresh client address each time: no per-IP lockout
+                    response = await client.post(
+                        path,
+                        data={"username": email, "password": PASSWORD},
+                        headers={"X-Forwarded-For": client_address(sent)},
+                    )
+                else:
+                    response = await client.request(method, path, headers=headers, json=body)
                 if response.status_code >= 400:
                     raise SystemExit(f"{kind}: {response.status_code} {response.text}")
 
@@ -65,7 +85,7 @@ async def profile(kind: str, requests: int, seed_line: str, env: dict[str, str])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("kind", choices=["health", "list", "get", "create"])
+    parser.add_argument("kind", choices=["health", "list", "get", "create", "login"])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     kind, requests = args.kind, args.requests
@@ -83,7 +103,8 @@ def main() -> None:
         settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[call-arg, arg-type]
         files = asyncio.run(seed(settings, 20, out))
         first_user = files.users.read_text().splitlines()[0]
-        profiler = asyncio.run(profile(kind, requests, first_user, env))
+        first_email = files.emails.read_text().split()[0]
+        profiler = asyncio.run(profile(kind, requests, first_user, first_email, env))
     finally:
         delete_redis_keys(options, prefix)
         drop_database(options)
