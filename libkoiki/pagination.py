@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.fields import INT32_MAX
@@ -44,20 +46,45 @@ async def page_params(
 PageParamsDep = Annotated[PageParams, Depends(page_params)]
 
 
+@lru_cache(maxsize=256)
+def _paged(statement: Select[Any]) -> tuple[Select[Any], bool]:
+    # Statements built once (a module constant, or cached per shape of filters) are paged once
+    # too; the page's bounds are bound per call, so the compiled form is shared by every page.
+    total_column = func.count().over().label("total")
+    paged = (
+        statement.add_columns(total_column)
+        .offset(bindparam("page_skip"))
+        .limit(bindparam("page_limit"))
+    )
+    return paged, len(statement.column_descriptions) == 1
+
+
 async def paginate(
-    session: AsyncSession, statement: Select[Any], params: PageParams
+    session: AsyncSession,
+    statement: Select[Any],
+    params: PageParams,
+    values: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], int]:
-    """The requested slice of `statement` (ordered, one entity or column) and the total count.
+    """The requested slice of `statement` (ordered) and the total count; `values` fills the
+    statement's bind parameters.
+
+    Items are ORM entities (or values) for a statement selecting one entity or column, and dicts
+    of the named columns otherwise (Pydantic validates a dict several times faster than a row).
 
     One query: the total rides along as `count(*) OVER ()`. Only a page past the end, which has
     no row to carry it, costs a second query.
     """
-    total_column = func.count().over().label("total")
-    page = statement.add_columns(total_column).offset(params.skip).limit(params.limit)
-    rows = (await session.execute(page)).all()
+    paged, single = _paged(statement)
+    bound = {**(values or {}), "page_skip": params.skip, "page_limit": params.limit}
+    result = await session.execute(paged, bound)
+    rows = result.all()
     if rows:
-        return [row[0] for row in rows], int(rows[0][-1])
+        total = int(rows[0][-1])
+        if single:
+            return [row[0] for row in rows], total
+        names = tuple(result.keys())[:-1]  # zip stops there: the total is left out
+        return [dict(zip(names, row, strict=False)) for row in rows], total
     if params.skip == 0:
         return [], 0
     count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-    return [], (await session.execute(count_statement)).scalar_one()
+    return [], (await session.execute(count_statement, dict(values or {}))).scalar_one()
