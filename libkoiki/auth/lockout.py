@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -26,23 +27,38 @@ def _window(settings: Settings) -> timedelta:
     return timedelta(minutes=settings.login_failure_window_minutes)
 
 
-async def _unlocks_at(
-    db: AsyncSession,
-    column: InstrumentedAttribute[str],
-    value: str,
-    limit: int,
-    window: timedelta,
-) -> datetime | None:
-    # The `limit`-th most recent failure inside the window: while it exists the key is locked,
-    # and once it leaves the window fewer than `limit` remain.
-    oldest_counted = await db.scalar(
+def _oldest_counted(column: InstrumentedAttribute[str], key: str) -> Any:
+    # The `limit`-th most recent failure of this key inside the window: while it exists the key
+    # is locked, and once it leaves the window fewer than `limit` remain.
+    return (
         select(LoginAttempt.attempted_at)
-        .where(column == value, LoginAttempt.attempted_at > utcnow() - window)
+        .where(column == bindparam(key), LoginAttempt.attempted_at > bindparam("since"))
         .order_by(LoginAttempt.attempted_at.desc())
-        .offset(limit - 1)
+        .offset(bindparam(f"{key}_offset"))
         .limit(1)
+        .scalar_subquery()
     )
-    return None if oldest_counted is None else oldest_counted + window
+
+
+def _rank(column: InstrumentedAttribute[str], key: str) -> Any:
+    # How many attempts of this key in the window came before this one, this one included.
+    return (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            column == bindparam(key),
+            LoginAttempt.attempted_at > bindparam("since"),
+            LoginAttempt.id <= bindparam("attempt_id"),
+        )
+        .scalar_subquery()
+    )
+
+
+# Both keys (the account and the client address) in one round trip each; built once.
+_OLDEST_COUNTED = select(
+    _oldest_counted(LoginAttempt.email, "email"), _oldest_counted(LoginAttempt.ip, "ip")
+)
+_RANKS = select(_rank(LoginAttempt.email, "email"), _rank(LoginAttempt.ip, "ip"))
 
 
 async def retry_after_seconds(
@@ -50,15 +66,19 @@ async def retry_after_seconds(
 ) -> int | None:
     """Seconds until a login for this account from this IP is allowed again; None if it is."""
     window = _window(settings)
-    candidates = [
-        await _unlocks_at(
-            db, LoginAttempt.email, email, settings.login_max_failures_per_account, window
-        ),
-        await _unlocks_at(
-            db, LoginAttempt.ip, ip or UNKNOWN_IP, settings.login_max_failures_per_ip, window
-        ),
-    ]
-    unlocks = [moment for moment in candidates if moment is not None]
+    oldest = (
+        await db.execute(
+            _OLDEST_COUNTED,
+            {
+                "email": email,
+                "ip": ip or UNKNOWN_IP,
+                "since": utcnow() - window,
+                "email_offset": settings.login_max_failures_per_account - 1,
+                "ip_offset": settings.login_max_failures_per_ip - 1,
+            },
+        )
+    ).one()
+    unlocks: list[datetime] = [moment + window for moment in oldest if moment is not None]
     if not unlocks:
         return None
     return max(1, math.ceil((max(unlocks) - utcnow()).total_seconds()))
@@ -79,28 +99,25 @@ async def claim_attempt(
     )
     db.add(attempt)
     await db.commit()
-    window_start = utcnow() - _window(settings)
-
-    async def rank(column: InstrumentedAttribute[str], value: str) -> int:
-        count = await db.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                column == value,
-                LoginAttempt.attempted_at > window_start,
-                LoginAttempt.id <= attempt.id,
-            )
+    email_rank, ip_rank = (
+        await db.execute(
+            _RANKS,
+            {
+                "email": attempt.email,
+                "ip": attempt.ip,
+                "since": utcnow() - _window(settings),
+                "attempt_id": attempt.id,
+            },
         )
-        return int(count or 0)
-
+    ).one()
     within = (
-        await rank(LoginAttempt.email, attempt.email) <= (settings.login_max_failures_per_account)
-        and await rank(LoginAttempt.ip, attempt.ip) <= settings.login_max_failures_per_ip
+        email_rank <= settings.login_max_failures_per_account
+        and ip_rank <= settings.login_max_failures_per_ip
     )
     if not within:
         await db.delete(attempt)
         await db.commit()
-    return within
+    return bool(within)
 
 
 async def clear_failures(db: AsyncSession, *, email: str) -> None:

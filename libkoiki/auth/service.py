@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
 from libkoiki.accounts.service import create_user, get_user, get_user_by_email, normalize_email
@@ -85,6 +86,11 @@ async def register(
     return user
 
 
+# A login reads the account's id, hash and state, never its roles: not loading them spares two
+# queries per login; touching them by mistake raises instead of querying.
+_LOGIN_USER = select(User).options(raiseload(User.roles))
+
+
 async def login(
     db: AsyncSession, settings: Settings, *, email: str, password: str, source: AuditSource
 ) -> TokenPair:
@@ -119,7 +125,7 @@ async def login(
         )
 
     hasher = get_password_hasher(settings)
-    user = await get_user_by_email(db, email)
+    user = await db.scalar(_LOGIN_USER.where(User.email == email))
     new_hash: str | None = None
     if user is None:
         # The same work as a real check, so response time does not reveal unknown accounts.
