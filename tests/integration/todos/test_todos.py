@@ -163,10 +163,13 @@ async def test_pagination_reports_totals(client: httpx.AsyncClient, alice: Authe
     first = await listing(client, alice, sort="title", limit=10)
     last = await listing(client, alice, sort="title", skip=20, limit=10)
     beyond = await listing(client, alice, skip=40)
+    # Past the end the total comes from a count of its own, with the same filters bound.
+    beyond_filtered = await listing(client, alice, skip=40, q="todo 1", is_completed="false")
     assert (first["total"], first["skip"], first["limit"], len(first["items"])) == (25, 0, 10, 10)
     assert [item["title"] for item in last["items"]] == [f"todo {n}" for n in range(20, 25)]
     assert beyond["items"] == []
     assert beyond["total"] == 25
+    assert (beyond_filtered["items"], beyond_filtered["total"]) == ([], 10)
     assert (await listing(client, alice))["limit"] == 20
 
 
