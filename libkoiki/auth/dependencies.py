@@ -18,7 +18,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from libkoiki.accounts.models import User
 from libkoiki.auth.sessions import TokenRevokedError, load_token_user
-from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, request_access_claims
+from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
 from libkoiki.config import Settings
 from libkoiki.db import SessionDep
 from libkoiki.errors import AppError
@@ -53,7 +53,7 @@ async def _authenticate(
     request: Request, session: SessionDep, settings: SettingsDep, token: str
 ) -> Authenticated:
     try:
-        claims = request_access_claims(request.scope.setdefault("state", {}), settings, token)
+        claims = decode_access_token(settings, token)
     except InvalidTokenError:
         raise unauthorized("Invalid or expired token", "invalid_token") from None
     try:

@@ -15,9 +15,8 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import lru_cache
 
 import jwt
 
@@ -80,13 +79,33 @@ _DECODE_OPTIONS: jwt.types.Options = {"require": list(REQUIRED_CLAIMS)}
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    claims = _verified_claims(
+        token,
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_algorithm,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
+    # A remembered verification still expires: checked on every use, as PyJWT would.
+    if claims.expires_at <= time.time():
+        raise InvalidTokenError("Signature has expired")
+    return claims
+
+
+# Clients send the same token with every request until it expires: a signature verified once is
+# remembered (by the whole token and key), so the next requests skip the HMAC and the JSON
+# parsing. Failures are never remembered, so forged tokens cannot push valid ones out.
+@lru_cache(maxsize=2048)
+def _verified_claims(
+    token: str, key: str, algorithm: str, audience: str, issuer: str
+) -> AccessClaims:
     try:
         payload = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
-            algorithms=[settings.jwt_algorithm],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
             options=_DECODE_OPTIONS,
         )
     except jwt.PyJWTError as exc:
@@ -103,31 +122,6 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         )
     except (TypeError, ValueError) as exc:
         raise InvalidTokenError("malformed claims") from exc
-
-
-_CLAIMS_STATE_KEY = "access_claims"
-
-
-def request_access_claims(
-    state: MutableMapping[str, Any], settings: Settings, token: str
-) -> AccessClaims:
-    """`decode_access_token`, done once per request and remembered in the request's state.
-
-    The rate limiter (to pick the budget) and the authentication dependency both need the claims;
-    the signature check is the costly part, and its answer cannot change within one request.
-    """
-    remembered = state.get(_CLAIMS_STATE_KEY)
-    if remembered is not None and remembered[0] == token:
-        if isinstance(remembered[1], InvalidTokenError):
-            raise remembered[1]
-        return cast(AccessClaims, remembered[1])
-    try:
-        claims = decode_access_token(settings, token)
-    except InvalidTokenError as exc:
-        state[_CLAIMS_STATE_KEY] = (token, exc)
-        raise
-    state[_CLAIMS_STATE_KEY] = (token, claims)
-    return claims
 
 
 def new_opaque_token() -> str:

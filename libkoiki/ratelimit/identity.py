@@ -14,7 +14,7 @@ from typing import Literal
 
 from starlette.types import Scope
 
-from libkoiki.auth.tokens import InvalidTokenError, request_access_claims
+from libkoiki.auth.tokens import InvalidTokenError, decode_access_token
 from libkoiki.config import Settings
 from libkoiki.http.client_ip import client_ip
 
@@ -50,7 +50,7 @@ def user_identity(scope: Scope, settings: Settings) -> str | None:
     if token is None:
         return None
     try:
-        claims = request_access_claims(scope.setdefault("state", {}), settings, token)
+        claims = decode_access_token(settings, token)
     except InvalidTokenError:
         return None
     return f"user:{claims.user_id}"

@@ -11,7 +11,6 @@ from libkoiki.auth.tokens import (
     decode_access_token,
     hash_opaque_token,
     new_opaque_token,
-    request_access_claims,
 )
 from libkoiki.config import Settings
 from tests.conftest import TEST_JWT_SECRET
@@ -32,21 +31,39 @@ def test_round_trip_keeps_sub_second_issue_time(jwt_settings: Settings) -> None:
     assert claims.expires_at - int(claims.issued_at) == 30 * 60
 
 
-def test_claims_are_checked_once_per_request_and_remembered(jwt_settings: Settings) -> None:
+def test_a_verified_token_is_remembered_for_its_key_only(jwt_settings: Settings) -> None:
     issued = create_access_token(jwt_settings, user_id=42, session_id="s-2")
-    state: dict[str, object] = {}
-    assert request_access_claims(state, jwt_settings, issued.token) == issued.claims
-    # A second caller in the same request gets the same answer without another signature check,
-    # even with settings that would refuse it now.
+    assert decode_access_token(jwt_settings, issued.token) == issued.claims
+    assert decode_access_token(jwt_settings, issued.token) == issued.claims
+    # Remembered by token and key together: another secret still refuses it.
     other = Settings(_env_file=None, app_env="test", jwt_secret="x" * 40)  # type: ignore[call-arg]
-    assert request_access_claims(state, other, issued.token) == issued.claims
-    # Another request (fresh state) is checked again; so is another token in the same request.
     with pytest.raises(InvalidTokenError):
-        request_access_claims({}, other, issued.token)
-    with pytest.raises(InvalidTokenError):
-        request_access_claims(state, jwt_settings, "garbage")
-    with pytest.raises(InvalidTokenError):  # the refusal is remembered too
-        request_access_claims(state, jwt_settings, "garbage")
+        decode_access_token(other, issued.token)
+    for _ in range(2):  # refusals are not remembered: each forged token is checked again
+        with pytest.raises(InvalidTokenError):
+            decode_access_token(jwt_settings, "garbage")
+
+
+def test_a_remembered_token_still_expires(jwt_settings: Settings) -> None:
+    expires_at = int(time.time()) + 1
+    token = jwt.encode(
+        {
+            "sub": "1",
+            "iat": expires_at - 60,
+            "exp": expires_at,
+            "jti": "j-short",
+            "typ": "access",
+            "iss": jwt_settings.jwt_issuer,
+            "aud": jwt_settings.jwt_audience,
+            "sid": "s",
+        },
+        TEST_JWT_SECRET,
+        algorithm="HS256",
+    )
+    assert decode_access_token(jwt_settings, token).expires_at == expires_at
+    time.sleep(max(0.0, expires_at - time.time()) + 0.05)
+    with pytest.raises(InvalidTokenError, match="expired"):
+        decode_access_token(jwt_settings, token)
 
 
 def test_expired_tokens_fail_to_decode(jwt_settings: Settings) -> None:
