@@ -11,6 +11,9 @@ objects that exist.
 
 Bounded and deterministic: a fixed number of examples per operation and `derandomize=True`, so
 CI sends the same requests on every run.
+
+The embedded (SQLite) pass sends fewer of the requests whose answer does not depend on the
+database: see `_budget`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import restore_rows, snapshot_rows
+from tests.conftest import POSTGRES_SERVER_URL, restore_rows, snapshot_rows
 from tests.fixtures.auth import AuthedUser, make_superuser, register_and_login
 
 # Every check but `positive_data_acceptance`: a request the schema allows may still break a
@@ -53,9 +56,19 @@ CHECKS = [
 STATEFUL_CHECKS = [*CHECKS, checks.use_after_free, checks.ensure_resource_availability]
 
 # Examples per operation and generation mode (valid, invalid). Operations without inputs give
-# one request whatever the budget. The total is asserted below, as the issue asks for 500+.
+# one request whatever the budget. The total is asserted below: 500+ in the PostgreSQL pass, as
+# the issue asks.
 EXAMPLES = {"anonymous": 4, "user": 3, "superuser": 4}
 MINIMUM_CASES = {"anonymous": 200, "user": 100, "superuser": 200}
+# The embedded pass sends one request per operation, caller and mode where the database cannot
+# change the answer: invalid requests (refused with 401, 403 or 422 before a generated value is
+# used; 1 in 286 adds an unknown query parameter, which is ignored) and an anonymous caller on an
+# operation that requires credentials (401). In a full run on each backend those 375 cases
+# answered the same status codes, case for case; the PostgreSQL pass keeps sending all of them.
+# Valid requests from callers the operation admits, whose values are stored and queried, get the
+# full budget in both passes.
+if not POSTGRES_SERVER_URL:
+    MINIMUM_CASES = {"anonymous": 60, "user": 100, "superuser": 120}
 STATEFUL_SCENARIOS = 15
 STATEFUL_STEPS = 6
 
@@ -110,6 +123,15 @@ def _has_inputs(operation: Any) -> bool:
     return any(len(group) for group in parameters) or bool(operation.body)
 
 
+def _budget(name: str, operation: Any, mode: GenerationMode) -> int:
+    if POSTGRES_SERVER_URL:
+        return EXAMPLES[name]
+    refused_unread = mode == GenerationMode.NEGATIVE or (
+        name == "anonymous" and bool(operation.definition.raw.get("security"))
+    )
+    return 1 if refused_unread else EXAMPLES[name]
+
+
 def test_every_operation_answers_as_documented(
     api_schema: OpenApiSchema, actor: tuple[str, dict[str, str]]
 ) -> None:
@@ -123,7 +145,7 @@ def test_every_operation_answers_as_documented(
         for mode in modes:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @fuzz_settings(max_examples=EXAMPLES[name])
+            @fuzz_settings(max_examples=_budget(name, operation, mode))
             def fuzz(case: Any) -> None:
                 cases[case.operation.label] += 1
                 case.call_and_validate(headers=headers, checks=CHECKS)
