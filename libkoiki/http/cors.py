@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from libkoiki.errors import error_response
 
@@ -29,6 +29,7 @@ EXPOSED_HEADERS = (
     "X-RateLimit-Reset",
 )
 PREFLIGHT_MAX_AGE_SECONDS = 600
+_VARY_ORIGIN = (b"vary", b"Origin")
 
 
 class KoikiCORSMiddleware(CORSMiddleware):
@@ -51,6 +52,27 @@ class KoikiCORSMiddleware(CORSMiddleware):
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    async def simple_response(
+        self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
+    ) -> None:
+        if "origin" in request_headers:
+            await super().simple_response(scope, receive, send, request_headers)
+            return
+
+        # No Origin (same-origin pages, servers, probes: most requests): no CORS header to add,
+        # only `Vary: Origin`, since an answer to a request with one would differ. Appended raw
+        # unless the response already varies (then Starlette merges the values).
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if any(name.lower() == b"vary" for name, _ in headers):
+                    await self.send(message, send, request_headers)
+                    return
+                message["headers"] = [*headers, _VARY_ORIGIN]
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
 
 
 def install_cors(app: FastAPI, origins: Sequence[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
@@ -29,6 +29,12 @@ class Item(BaseModel):
 @probe.get("/ping")
 async def ping(request: Request) -> dict[str, Any]:
     return {"client_ip": request.state.client_ip}
+
+
+@probe.get("/varies")
+async def varies(response: Response) -> dict[str, bool]:
+    response.headers["Vary"] = "Accept-Language"
+    return {"ok": True}
 
 
 @probe.post("/echo")

@@ -33,6 +33,16 @@ async def test_preflight_allowed_for_a_listed_origin(edge_client: EdgeClientFact
     assert "Origin" in actual.headers["Vary"]
 
 
+async def test_answers_without_an_origin_vary_on_it(edge_client: EdgeClientFactory) -> None:
+    """A cache must not hand a same-origin answer (no CORS headers) to a cross-origin page."""
+    async with edge_client(cors_origins=APP_ORIGIN) as client:
+        plain = await client.get("/api/v1/edge/ping")
+        varied = await client.get("/api/v1/edge/varies")
+    assert plain.headers.get_list("Vary") == ["Origin"]
+    assert not [name for name in plain.headers if name.lower().startswith("access-control")]
+    assert varied.headers.get_list("Vary") == ["Accept-Language, Origin"]
+
+
 async def test_preflight_refused_for_another_origin(edge_client: EdgeClientFactory) -> None:
     async with edge_client(cors_origins=f'["{APP_ORIGIN}"]') as client:  # JSON list form
         response = await client.options(
