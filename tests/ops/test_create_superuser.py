@@ -28,21 +28,35 @@ from tests.support.databases import scratch_database
 PASSWORD = "Quiet-Harbour-Lantern-42"
 
 
-@pytest.fixture
-async def ops_database_url(tmp_path: Path) -> AsyncIterator[str]:
+def _env(database_url: str) -> dict[str, str]:
+    return ops_env(
+        DATABASE_URL=database_url, SECRET_KEY=STRONG_SECRET, JWT_SECRET=STRONG_JWT_SECRET
+    )
+
+
+@pytest.fixture(scope="module")
+async def superuser_template(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A database migrated once by `python -m ops migrate`; each test works on a copy of it."""
+    folder = tmp_path_factory.mktemp("ops-su-template")
     name = f"koiki_ops_su_{uuid.uuid4().hex[:8]}"
-    async with scratch_database(POSTGRES_SERVER_URL, tmp_path, name) as url:
+    async with scratch_database(POSTGRES_SERVER_URL, folder, name) as url:
+        migrated = run_ops("migrate", env=_env(url), cwd=folder)
+        assert migrated.returncode == 0, migrated.stderr
         yield url
 
 
 @pytest.fixture
-def env(ops_database_url: str, workdir: Path) -> dict[str, str]:
-    values = ops_env(
-        DATABASE_URL=ops_database_url, SECRET_KEY=STRONG_SECRET, JWT_SECRET=STRONG_JWT_SECRET
-    )
-    migrated = run_ops("migrate", env=values, cwd=workdir)
-    assert migrated.returncode == 0, migrated.stderr
-    return values
+async def ops_database_url(tmp_path: Path, superuser_template: str) -> AsyncIterator[str]:
+    name = f"koiki_ops_su_{uuid.uuid4().hex[:8]}"
+    async with scratch_database(
+        POSTGRES_SERVER_URL, tmp_path, name, template=superuser_template
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def env(ops_database_url: str) -> dict[str, str]:
+    return _env(ops_database_url)
 
 
 async def _superusers(url: str) -> list[tuple[str, str]]:
