@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.support import ScratchDatabase, ThrowawayPostgres
+from tests.ops.support import ScratchDatabase, ThrowawayPostgres, ops_env, run_ops
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pg_base_url() -> str:
     url = os.environ.get("KOIKI_TEST_DATABASE_URL")
     if not url:
@@ -21,6 +21,33 @@ def pg_base_url() -> str:
 async def scratch_db(pg_base_url: str) -> AsyncIterator[ScratchDatabase]:
     database = ScratchDatabase(pg_base_url, "db")
     await database.create()
+    yield database
+    await database.drop()
+
+
+@pytest.fixture(scope="session")
+async def migrated_template(
+    pg_base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ScratchDatabase]:
+    """A database migrated once by `python -m ops migrate`, then only ever copied."""
+    database = ScratchDatabase(pg_base_url, "template")
+    await database.create()
+    try:
+        env = ops_env(DATABASE_URL=database.url)
+        completed = run_ops("migrate", env=env, cwd=tmp_path_factory.mktemp("template"))
+        assert completed.returncode == 0, completed.stderr
+        yield database
+    finally:
+        await database.drop()
+
+
+@pytest.fixture
+async def migrated_db(
+    pg_base_url: str, migrated_template: ScratchDatabase
+) -> AsyncIterator[ScratchDatabase]:
+    """A database of the test's own at head: a copy of `migrated_template` (0.1 s, not 1-2 s)."""
+    database = ScratchDatabase(pg_base_url, "db")
+    await database.create(template=migrated_template)
     yield database
     await database.drop()
 

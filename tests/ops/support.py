@@ -82,10 +82,12 @@ class ScratchDatabase:
         self.url = server_url(self.name, base_url)
         self.admin_url = server_url("postgres", base_url)
 
-    async def create(self) -> None:
+    async def create(self, template: ScratchDatabase | None = None) -> None:
+        """Empty, or a copy of `template` (nothing may be connected to it meanwhile)."""
+        copy = f' TEMPLATE "{template.name}"' if template is not None else ""
         admin = await pg_connect(self.admin_url)
         try:
-            await admin.execute(f'CREATE DATABASE "{self.name}"')
+            await admin.execute(f'CREATE DATABASE "{self.name}"{copy}')
         finally:
             await admin.close()
 

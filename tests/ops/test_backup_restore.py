@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,12 +70,28 @@ async def _fingerprint(url: str) -> dict[str, object]:
     return {**await table_fingerprints(url), **{f"seq:{k}": v for k, v in positions.items()}}
 
 
+@pytest.fixture(scope="module")
+async def filled_template(
+    pg_base_url: str, migrated_template: ScratchDatabase
+) -> AsyncIterator[ScratchDatabase]:
+    database = ScratchDatabase(pg_base_url, "filled")
+    await database.create(template=migrated_template)
+    try:
+        await _fill(database.url)
+        yield database
+    finally:
+        await database.drop()
+
+
 @pytest.fixture
-async def filled_db(scratch_db: ScratchDatabase, workdir: Path) -> ScratchDatabase:
-    migrated = run_ops("migrate", env=ops_env(DATABASE_URL=scratch_db.url), cwd=workdir)
-    assert migrated.returncode == 0, migrated.stderr
-    await _fill(scratch_db.url)
-    return scratch_db
+async def filled_db(
+    pg_base_url: str, filled_template: ScratchDatabase
+) -> AsyncIterator[ScratchDatabase]:
+    """A database at head with the awkward rows of `_fill`: a copy of `filled_template`."""
+    database = ScratchDatabase(pg_base_url, "db")
+    await database.create(template=filled_template)
+    yield database
+    await database.drop()
 
 
 def _check_backup_files(dump: Path, backup_dir: Path, database: str, output: str) -> None:

@@ -30,16 +30,15 @@ def _lines(output: str) -> dict[str, str]:
     return found
 
 
-@pytest.fixture
-def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
+def _production_env(database: ScratchDatabase, backup_dir: Path) -> dict[str, str]:
     values = {
         "APP_ENV": "production",
-        "DATABASE_URL": scratch_db.url,
+        "DATABASE_URL": database.url,
         "SECRET_KEY": STRONG_SECRET,
         "JWT_SECRET": STRONG_JWT_SECRET,
         "CORS_ORIGINS": "https://koiki.example",
         "TRUSTED_HOSTS": "koiki.example,localhost",
-        "BACKUP_DIR": str(tmp_path / "backups"),
+        "BACKUP_DIR": str(backup_dir),
     }
     redis_url = os.environ.get("KOIKI_TEST_REDIS_URL")
     if redis_url:
@@ -48,10 +47,15 @@ def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str
 
 
 @pytest.fixture
-def migrated(production_env: dict[str, str], workdir: Path) -> dict[str, str]:
-    completed = run_ops("migrate", env=production_env, cwd=workdir)
-    assert completed.returncode == 0, completed.stderr
-    return production_env
+def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
+    """Production settings on an empty database."""
+    return _production_env(scratch_db, tmp_path / "backups")
+
+
+@pytest.fixture
+def migrated(migrated_db: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
+    """Production settings on a database at head."""
+    return _production_env(migrated_db, tmp_path / "backups")
 
 
 def test_healthy_production_setup_passes(migrated: dict[str, str], workdir: Path) -> None:
