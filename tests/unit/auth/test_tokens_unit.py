@@ -44,22 +44,15 @@ def test_a_verified_token_is_remembered_for_its_key_only(jwt_settings: Settings)
             decode_access_token(jwt_settings, "garbage")
 
 
+def token_expiring_at(settings: Settings, expires_at: int, jti: str) -> str:
+    claims = {"sub": "1", "iat": expires_at - 60, "exp": expires_at, "jti": jti, "sid": "s"}
+    claims |= {"typ": "access", "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    return jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256")
+
+
 def test_a_remembered_token_still_expires(jwt_settings: Settings) -> None:
     expires_at = int(time.time()) + 1
-    token = jwt.encode(
-        {
-            "sub": "1",
-            "iat": expires_at - 60,
-            "exp": expires_at,
-            "jti": "j-short",
-            "typ": "access",
-            "iss": jwt_settings.jwt_issuer,
-            "aud": jwt_settings.jwt_audience,
-            "sid": "s",
-        },
-        TEST_JWT_SECRET,
-        algorithm="HS256",
-    )
+    token = token_expiring_at(jwt_settings, expires_at, "j-short")
     assert decode_access_token(jwt_settings, token).expires_at == expires_at
     time.sleep(max(0.0, expires_at - time.time()) + 0.05)
     with pytest.raises(InvalidTokenError, match="expired"):
@@ -67,21 +60,7 @@ def test_a_remembered_token_still_expires(jwt_settings: Settings) -> None:
 
 
 def test_expired_tokens_fail_to_decode(jwt_settings: Settings) -> None:
-    now = int(time.time())
-    token = jwt.encode(
-        {
-            "sub": "1",
-            "iat": now - 100,
-            "exp": now - 10,
-            "jti": "j",
-            "typ": "access",
-            "iss": jwt_settings.jwt_issuer,
-            "aud": jwt_settings.jwt_audience,
-            "sid": "s",
-        },
-        TEST_JWT_SECRET,
-        algorithm="HS256",
-    )
+    token = token_expiring_at(jwt_settings, int(time.time()) - 10, "j")
     with pytest.raises(InvalidTokenError, match="expired"):
         decode_access_token(jwt_settings, token)
 
