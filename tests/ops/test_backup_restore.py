@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,6 +95,32 @@ async def filled_db(
     await database.drop()
 
 
+@pytest.fixture(scope="module")
+def template_dump(
+    filled_template: ScratchDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A backup of `filled_template` by `python -m ops backup`, made once for the restore tests."""
+    folder = tmp_path_factory.mktemp("template-dump")
+    return _backup(filled_template, folder / "backups", folder)
+
+
+@pytest.fixture
+def dump(template_dump: Path, tmp_path: Path) -> Path:
+    """The test's own copy of `template_dump` and its checksum, in tmp_path/backups: a backup of
+    a database with the same rows as `filled_db`, as `ops backup` made it."""
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    for made in (template_dump, template_dump.with_name(template_dump.name + ".sha256")):
+        shutil.copy2(made, backup_dir / made.name)
+    return backup_dir / template_dump.name
+
+
+def _flip_a_byte_in_the_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def _check_backup_files(dump: Path, backup_dir: Path, database: str, output: str) -> None:
     assert dump.parent == backup_dir
     assert dump.name.startswith(f"koiki-{database}-")
@@ -177,9 +204,8 @@ async def test_backup_drop_restore_gives_identical_rows(
 
 
 async def test_restore_into_a_new_named_database(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+    filled_db: ScratchDatabase, dump: Path, tmp_path: Path, workdir: Path
 ) -> None:
-    dump = _backup(filled_db, tmp_path / "backups", workdir)
     copy_name = filled_db.name + "_copy"
     try:
         completed = run_ops(
@@ -201,9 +227,8 @@ async def test_restore_into_a_new_named_database(
 
 
 async def test_restore_refuses_without_confirmation(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+    filled_db: ScratchDatabase, dump: Path, workdir: Path
 ) -> None:
-    dump = _backup(filled_db, tmp_path / "backups", workdir)
     target = filled_db.name + "_unconfirmed"
     env = ops_env(DATABASE_URL=filled_db.url, BACKUP_DIR=str(dump.parent))
     for confirm in ([], ["--confirm", filled_db.name]):  # none, or the wrong database's name
@@ -216,12 +241,9 @@ async def test_restore_refuses_without_confirmation(
 
 
 async def test_restore_refuses_a_damaged_backup(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+    filled_db: ScratchDatabase, dump: Path, workdir: Path
 ) -> None:
-    dump = _backup(filled_db, tmp_path / "backups", workdir)
-    data = bytearray(dump.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    dump.write_bytes(bytes(data))
+    _flip_a_byte_in_the_middle(dump)
     target = filled_db.name + "_damaged"
     completed = run_ops(
         "restore",
@@ -240,9 +262,8 @@ async def test_restore_refuses_a_damaged_backup(
 
 
 async def test_restore_refuses_a_database_with_tables(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path
+    filled_db: ScratchDatabase, dump: Path, workdir: Path
 ) -> None:
-    dump = _backup(filled_db, tmp_path / "backups", workdir)
     before = await _fingerprint(filled_db.url)
     completed = run_ops(
         "restore",
