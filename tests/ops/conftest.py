@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 
-from tests.ops.support import ScratchDatabase, ThrowawayPostgres, ops_env, run_ops
+from libkoiki.db.migrations import alembic_config
+from tests.ops.support import ScratchDatabase, ThrowawayPostgres
 
 
 @pytest.fixture(scope="session")
@@ -26,16 +29,13 @@ async def scratch_db(pg_base_url: str) -> AsyncIterator[ScratchDatabase]:
 
 
 @pytest.fixture(scope="session")
-async def migrated_template(
-    pg_base_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ScratchDatabase]:
-    """A database migrated once by `python -m ops migrate`, then only ever copied."""
+async def migrated_template(pg_base_url: str) -> AsyncIterator[ScratchDatabase]:
+    """A database migrated once, then only ever copied (test_migrate.py runs `ops migrate`)."""
     database = ScratchDatabase(pg_base_url, "template")
     await database.create()
     try:
-        env = ops_env(DATABASE_URL=database.url)
-        completed = run_ops("migrate", env=env, cwd=tmp_path_factory.mktemp("template"))
-        assert completed.returncode == 0, completed.stderr
+        # Alembic in this process: no interpreter to start. env.py runs a loop of its own.
+        await asyncio.to_thread(command.upgrade, alembic_config(database.url), "head")
         yield database
     finally:
         await database.drop()

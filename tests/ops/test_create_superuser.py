@@ -4,18 +4,21 @@ PostgreSQL pass, on a database of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.main import create_app
 from libkoiki.config import Settings
+from libkoiki.db.migrations import alembic_config
 from tests.conftest import POSTGRES_SERVER_URL
 from tests.ops.support import (
     STRONG_JWT_SECRET,
@@ -36,12 +39,12 @@ def _env(database_url: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def superuser_template(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A database migrated once by `python -m ops migrate`; each test works on a copy of it."""
+    """A database migrated once; each test works on a copy of it."""
     folder = tmp_path_factory.mktemp("ops-su-template")
     name = f"koiki_ops_su_{uuid.uuid4().hex[:8]}"
     async with scratch_database(POSTGRES_SERVER_URL, folder, name) as url:
-        migrated = run_ops("migrate", env=_env(url), cwd=folder)
-        assert migrated.returncode == 0, migrated.stderr
+        # Alembic in this process: no interpreter to start. env.py runs a loop of its own.
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
         yield url
 
 
