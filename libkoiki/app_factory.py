@@ -20,6 +20,7 @@ from libkoiki.config import Settings, get_settings
 from libkoiki.db import create_engine, create_sessionmaker
 from libkoiki.docs import install_docs
 from libkoiki.errors import UnhandledErrorMiddleware, install_error_handlers
+from libkoiki.health import install_liveness_probe
 from libkoiki.health import router as health_router
 from libkoiki.http.body_limit import BodyLimitMiddleware
 from libkoiki.http.client_ip import ClientIPMiddleware
@@ -157,6 +158,7 @@ def create_app(
     install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(health_router)
+    install_liveness_probe(app)
     for router in routers:
         app.include_router(router)
     install_openapi(app, api_prefix=API_PREFIX, rate_limited=settings.rate_limit_enabled)
