@@ -1,4 +1,4 @@
-"""The two baselines KOIKI-FW is measured against in the same run.
+"""The two bare baselines KOIKI-FW is measured against in the same run (F is in bench/floor.py).
 
 (A) `health_app`: bare Starlette answering `/health` with the same JSON as KOIKI's liveness route.
 (B) `todos_app`: bare Starlette + asyncpg (one pool of 10, one query) answering

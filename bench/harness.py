@@ -4,7 +4,8 @@ Targets, each its own uvicorn process with one worker (uvloop, httptools):
   K  the reference app in its production configuration: PostgreSQL, Redis rate limiting (limits
      high enough never to refuse), JSON access log written to a file, metrics, all middleware;
   A  bare Starlette answering /health;
-  B  bare Starlette + asyncpg answering the same 20 todos in one query.
+  B  bare Starlette + asyncpg answering the same 20 todos in one query;
+  F  bare FastAPI + an SQLAlchemy session, the same page and query (scenario 2's floor, reported).
 Scenarios (wrk, one thread, fixed connections, after a warm-up; rounds alternate targets so
 drift hits all of them):
   1 GET /health, K vs A           2 GET /api/v1/todos?limit=20 with a token, K vs B
@@ -278,22 +279,23 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def measure(options: Options, results: Results, k: Server, a: Server, b: Server, seed_file: Path,
-            emails: Path, logs: Path) -> None:  # fmt: skip
+def measure(options: Options, results: Results, k: Server, a: Server, b: Server, f: Server,
+            seed_file: Path, emails: Path, logs: Path) -> None:  # fmt: skip
     def wrk(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
         url = server.url + ("/health" if kinds is None else "")
         return run_wrk(url, duration=seconds, connections=options.connections, kinds=kinds,
                        seed=seed_file)  # fmt: skip
 
     print(f"warm-up: {options.warmup:g} s per target and request kind", flush=True)
-    for server, kinds in ((a, None), (k, None), (b, ("list_bare",)), (k, ("list",)),
-                          (k, ("create",))):  # fmt: skip
+    for server, kinds in ((a, None), (k, None), (b, ("list_bare",)), (f, ("list_bare",)),
+                          (k, ("list",)), (k, ("create",))):  # fmt: skip
         wrk(server, kinds, options.warmup)
     for round_number in range(1, options.rounds + 1):
         print(f"round {round_number}/{options.rounds}", flush=True)
         results.add("health", "A", wrk(a, None, options.duration))
         results.add("health", "K", wrk(k, None, options.duration))
         results.add("list", "B", wrk(b, ("list_bare",), options.duration))
+        results.add("list", "F", wrk(f, ("list_bare",), options.duration))
         results.add("list", "K", wrk(k, ("list",), options.duration))
         results.add("create", "K", wrk(k, ("create",), options.duration))
         with login_flood(k, emails, logs / "flood.log") as outcome:
@@ -346,8 +348,11 @@ def main() -> None:
         b = stack.enter_context(
             uvicorn("B", "bench.baselines:todos_app", {"BENCH_ASYNCPG_DSN": dsn}, logs / "b.log")
         )
+        # The driver-qualified URL KOIKI's settings derive from the same database URL.
+        floor_env = {"BENCH_SQLALCHEMY_URL": settings.database_url}
+        f = stack.enter_context(uvicorn("F", "bench.floor:floor_app", floor_env, logs / "f.log"))
         results.versions = asyncio.run(report.versions(options.database_url, options.redis_url))
-        measure(options, results, k, a, b, files.users, files.emails, logs)
+        measure(options, results, k, a, b, f, files.users, files.emails, logs)
     report.write(results)
 
 

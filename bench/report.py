@@ -24,7 +24,12 @@ SCENARIOS = {
     "flood": "4. GET /health during a login flood",
     "mixed": "5. mixed (list, get, health, create)",
 }
-TARGET_NAMES = {"K": "KOIKI-FW", "A": "bare Starlette", "B": "Starlette + asyncpg"}
+TARGET_NAMES = {
+    "K": "KOIKI-FW",
+    "A": "bare Starlette",
+    "B": "Starlette + asyncpg",
+    "F": "FastAPI + SQLAlchemy session",
+}
 PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg",
             "redis", "hiredis", "structlog", "prometheus-client")  # fmt: skip
 
@@ -107,7 +112,7 @@ def chart(results: Results, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(scenario, target) for scenario in SCENARIOS for target in ("A", "B", "K")
+    rows = [(scenario, target) for scenario in SCENARIOS for target in ("A", "B", "F", "K")
             if (scenario, target) in results.runs]  # fmt: skip
     labels = [f"{SCENARIOS[s].split(' ', 1)[0]} {TARGET_NAMES[t]}" for s, t in rows]
     colours = ["#8c8c8c" if t != "K" else "#2b6cb0" for _, t in rows]
@@ -154,7 +159,9 @@ def write(results: Results) -> None:
         "",
         "K: KOIKI-FW in production configuration (one uvicorn worker, uvloop, httptools,"
         " PostgreSQL, Redis rate limiting, JSON access log to a file, metrics, all middleware)."
-        " A: bare Starlette. B: bare Starlette + asyncpg, one query.",
+        " A: bare Starlette. B: bare Starlette + asyncpg, one query. F: bare FastAPI + an"
+        " SQLAlchemy session, the same Core query and Pydantic page as K (no authentication,"
+        " rate limiting or middleware): the floor of K's stack for scenario 2.",
         "",
         "![requests/s and p99 per scenario](results.png)",
         "",
@@ -165,7 +172,13 @@ def write(results: Results) -> None:
     ]
     lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |"
               for name, value, met in targets(results)]  # fmt: skip
+    floor, bare = results.median("list", "F"), results.median("list", "B")
+    koiki = results.median("list", "K")
     lines += [
+        "",
+        f"Scenario 2's floor: F = {floor.requests_per_second / bare.requests_per_second:.2f} x B;"
+        f" K = {koiki.requests_per_second / floor.requests_per_second:.2f} x F (authentication,"
+        " revocation check, rate limiting and middleware on top of the same query).",
         "",
         "## Figures (median round)",
         "",
@@ -173,7 +186,7 @@ def write(results: Results) -> None:
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for scenario, title in SCENARIOS.items():
-        for target in ("A", "B", "K"):
+        for target in ("A", "B", "F", "K"):
             if (scenario, target) in results.runs:
                 m = results.median(scenario, target)
                 lines.append(
