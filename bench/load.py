@@ -49,7 +49,9 @@ local kinds = {{{kinds}}}
 local n = 0
 request = function()
   n = n + 1
-  local i = n % #tokens + 1
+  -- One user per cycle of kinds: with n alone, a kind would always meet the same few users
+  -- (every 10th of 500) and hit their per-user write limit.
+  local i = math.floor(n / #kinds) % #tokens + 1
   local kind = kinds[n % #kinds + 1]
   {dispatch}
 end
