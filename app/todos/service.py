@@ -25,7 +25,7 @@ _SORT_COLUMNS = {
     "due_date": _todos.due_date,
     "title": _todos.title,
 }
-_TODO_BY_ID = select(Todo.__table__).where(_todos.id == bindparam("todo_id"))
+_ROW_BY_ID = select(Todo.__table__).where(_todos.id == bindparam("todo_id"))
 
 
 @cache  # one statement per shape of filters: 6 sort orders x 2^4 at most
@@ -86,7 +86,7 @@ async def list_todos(
 
 async def get_todo(session: AsyncSession, user: User, todo_id: int) -> Row[Any]:
     """Your todo, or anyone's with todos:read_all: what that permission lists, it also opens."""
-    todo = (await session.execute(_TODO_BY_ID, {"todo_id": todo_id})).one_or_none()
+    todo = (await session.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
     if todo is None or (todo.owner_id != user.id and not user.has_permission(READ_ALL_PERMISSION)):
         raise NotFoundError("Todo")
     return todo
