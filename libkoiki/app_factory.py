@@ -16,8 +16,9 @@ from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 
 from libkoiki import __version__
+from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
 from libkoiki.config import Settings, get_settings
-from libkoiki.db import create_engine, create_sessionmaker
+from libkoiki.db import create_engine, create_sessionmaker, read_engine
 from libkoiki.docs import install_docs
 from libkoiki.errors import UnhandledErrorMiddleware, install_error_handlers
 from libkoiki.health import install_liveness_probe
@@ -33,6 +34,7 @@ from libkoiki.observability.logging import configure_logging
 from libkoiki.observability.metrics import METRICS_PATH, install_metrics
 from libkoiki.openapi import install_openapi
 from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
+from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 
 logger = structlog.get_logger("koiki.app")
@@ -51,7 +53,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = create_sessionmaker(
+            engine, info={SESSION_INFO_KEY: app.state.security_stamps}
+        )
+        app.state.read_engine = read_engine(engine)
         app.state.redis = (
             Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             if settings.redis_url
@@ -69,6 +74,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         finally:
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            if app.state.security_stamps is not None:
+                await app.state.security_stamps.aclose()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.aclose()
             await engine.dispose()
@@ -94,9 +101,16 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     """
     # add_middleware wraps what is already there: add from the innermost to the outermost.
     app.add_middleware(UnhandledErrorMiddleware)
+    app.state.security_stamps = None
     if settings.rate_limit_enabled:
         limiter = RateLimiter(settings)
         app.state.rate_limiter = limiter
+        if isinstance(limiter.backend, RedisBackend) and settings.principal_cache_seconds > 0:
+            app.state.security_stamps = SecurityStamps(
+                limiter.backend.redis,
+                key_prefix=settings.redis_key_prefix,
+                max_age_seconds=settings.principal_cache_seconds,
+            )
         if settings.is_production and limiter.strategy == "memory":
             logger.warning(
                 "rate_limit_in_memory",
@@ -104,7 +118,11 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
                 " set REDIS_URL and RATE_LIMIT_STRATEGY=redis",
             )
         app.add_middleware(
-            RateLimitMiddleware, limiter=limiter, settings=settings, exempt_paths=PROBE_PATHS
+            RateLimitMiddleware,
+            limiter=limiter,
+            settings=settings,
+            exempt_paths=PROBE_PATHS,
+            stamps=app.state.security_stamps,
         )
     else:
         app.state.rate_limiter = None

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
+    # Authenticated principals are remembered this long at most, and only while their security
+    # stamps in Redis are unchanged (libkoiki.auth.principals); 0 checks every request in the
+    # database. Needs RATE_LIMIT_STRATEGY=redis, whose script reads the stamps.
+    principal_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     # --- rate limiting ---
     rate_limit_enabled: bool = True

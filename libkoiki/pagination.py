@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from libkoiki.fields import INT32_MAX
 
@@ -60,7 +60,7 @@ def _paged(statement: Select[Any]) -> tuple[Select[Any], bool]:
 
 
 async def paginate(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     statement: Select[Any],
     params: PageParams,
     values: Mapping[str, Any] | None = None,

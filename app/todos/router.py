@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, status
 
 from app.todos import service
 from app.todos.schemas import TodoCreate, TodoFilters, TodoRead, TodoReplace, TodoUpdate
-from libkoiki.auth.dependencies import CurrentUser
-from libkoiki.db import SessionDep
+from libkoiki.auth.dependencies import CurrentPrincipal
+from libkoiki.db import ReadConnection, SessionDep
 from libkoiki.errors import error_responses
 from libkoiki.fields import RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
@@ -25,18 +25,18 @@ write_limit = rate_limit("60/minute", scope="todos:write", per="user")
 @router.post(
     "", status_code=status.HTTP_201_CREATED, dependencies=[write_limit], summary="Create a todo"
 )
-async def create_todo(data: TodoCreate, user: CurrentUser, session: SessionDep) -> TodoRead:
-    return TodoRead.model_validate(await service.create_todo(session, user, data))
+async def create_todo(data: TodoCreate, caller: CurrentPrincipal, session: SessionDep) -> TodoRead:
+    return TodoRead.model_validate(await service.create_todo(session, caller, data))
 
 
 @router.get("", summary="List your todos", responses=error_responses(403))
 async def list_todos(
     filters: Annotated[TodoFilters, Query()],
     page: PageParamsDep,
-    user: CurrentUser,
-    session: SessionDep,
+    caller: CurrentPrincipal,
+    connection: ReadConnection,
 ) -> Page[TodoRead]:
-    todos, total = await service.list_todos(session, user, filters, page)
+    todos, total = await service.list_todos(connection, caller, filters, page)
     return Page(
         items=[TodoRead.model_validate(todo) for todo in todos],
         total=total,
@@ -46,26 +46,28 @@ async def list_todos(
 
 
 @router.get("/{todo_id}", summary="Get a todo", responses=NOT_FOUND_RESPONSE)
-async def get_todo(todo_id: RowIdPath, user: CurrentUser, session: SessionDep) -> TodoRead:
-    return TodoRead.model_validate(await service.get_todo(session, user, todo_id))
+async def get_todo(
+    todo_id: RowIdPath, caller: CurrentPrincipal, connection: ReadConnection
+) -> TodoRead:
+    return TodoRead.model_validate(await service.get_todo(connection, caller, todo_id))
 
 
 @router.put(
     "/{todo_id}", summary="Replace a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
 )
 async def replace_todo(
-    todo_id: RowIdPath, data: TodoReplace, user: CurrentUser, session: SessionDep
+    todo_id: RowIdPath, data: TodoReplace, caller: CurrentPrincipal, session: SessionDep
 ) -> TodoRead:
-    return TodoRead.model_validate(await service.replace_todo(session, user, todo_id, data))
+    return TodoRead.model_validate(await service.replace_todo(session, caller, todo_id, data))
 
 
 @router.patch(
     "/{todo_id}", summary="Update a todo", dependencies=[write_limit], responses=NOT_FOUND_RESPONSE
 )
 async def update_todo(
-    todo_id: RowIdPath, data: TodoUpdate, user: CurrentUser, session: SessionDep
+    todo_id: RowIdPath, data: TodoUpdate, caller: CurrentPrincipal, session: SessionDep
 ) -> TodoRead:
-    return TodoRead.model_validate(await service.update_todo(session, user, todo_id, data))
+    return TodoRead.model_validate(await service.update_todo(session, caller, todo_id, data))
 
 
 @router.delete(
@@ -75,5 +77,5 @@ async def update_todo(
     dependencies=[write_limit],
     responses=NOT_FOUND_RESPONSE,
 )
-async def delete_todo(todo_id: RowIdPath, user: CurrentUser, session: SessionDep) -> None:
-    await service.delete_todo(session, user, todo_id)
+async def delete_todo(todo_id: RowIdPath, caller: CurrentPrincipal, session: SessionDep) -> None:
+    await service.delete_todo(session, caller, todo_id)

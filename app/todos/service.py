@@ -1,4 +1,4 @@
-"""Business rules of todos. Every function takes the acting user: ownership is never optional."""
+"""Business rules of todos. Every function takes the caller: ownership is never optional."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.todos.models import Todo
 from app.todos.schemas import TodoCreate, TodoFilters, TodoReplace, TodoSort, TodoUpdate
-from libkoiki.accounts.models import User
+from libkoiki.auth.principals import Principal
 from libkoiki.db.query import contains_pattern, contains_text
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.pagination import PageParams, paginate
@@ -53,10 +53,10 @@ def _list_query(
     return statement.order_by(order, tie_breaker)
 
 
-def _owner_to_list(user: User, filters: TodoFilters) -> int:
-    if filters.owner_id is None or filters.owner_id == user.id:
-        return user.id
-    if not user.has_permission(READ_ALL_PERMISSION):
+def _owner_to_list(caller: Principal, filters: TodoFilters) -> int:
+    if filters.owner_id is None or filters.owner_id == caller.id:
+        return caller.id
+    if not caller.has_permission(READ_ALL_PERMISSION):
         raise AppError(
             403, f"Listing other users' todos requires {READ_ALL_PERMISSION}", "permission_denied"
         )
@@ -64,7 +64,7 @@ def _owner_to_list(user: User, filters: TodoFilters) -> int:
 
 
 async def list_todos(
-    session: AsyncSession, user: User, filters: TodoFilters, page: PageParams
+    connection: AsyncConnection, caller: Principal, filters: TodoFilters, page: PageParams
 ) -> tuple[list[dict[str, Any]], int]:
     statement = _list_query(
         filters.sort,
@@ -74,51 +74,57 @@ async def list_todos(
         due_after=filters.due_after is not None,
     )
     values = {
-        "owner_id": _owner_to_list(user, filters),
+        "owner_id": _owner_to_list(caller, filters),
         "is_completed": filters.is_completed,
         "q": contains_pattern(filters.q) if filters.q else None,
         "due_before": filters.due_before,
         "due_after": filters.due_after,
     }
     bound = {name: value for name, value in values.items() if value is not None}
-    return await paginate(session, statement, page, bound)
+    return await paginate(connection, statement, page, bound)
 
 
-async def get_todo(session: AsyncSession, user: User, todo_id: int) -> Row[Any]:
+async def get_todo(connection: AsyncConnection, caller: Principal, todo_id: int) -> Row[Any]:
     """Your todo, or anyone's with todos:read_all: what that permission lists, it also opens."""
-    todo = (await session.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
-    if todo is None or (todo.owner_id != user.id and not user.has_permission(READ_ALL_PERMISSION)):
+    todo = (await connection.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
+    if todo is None or (
+        todo.owner_id != caller.id and not caller.has_permission(READ_ALL_PERMISSION)
+    ):
         raise NotFoundError("Todo")
     return todo
 
 
-async def _own_todo(session: AsyncSession, user: User, todo_id: int) -> Todo:
+async def _own_todo(session: AsyncSession, caller: Principal, todo_id: int) -> Todo:
     """Changes stay the owner's alone, whatever the reader may see."""
     todo = await session.get(Todo, todo_id)
     # Someone else's todo is reported exactly like a missing one.
-    if todo is None or todo.owner_id != user.id:
+    if todo is None or todo.owner_id != caller.id:
         raise NotFoundError("Todo")
     return todo
 
 
-async def create_todo(session: AsyncSession, user: User, data: TodoCreate) -> Todo:
-    todo = Todo(**data.model_dump(), owner_id=user.id)
+async def create_todo(session: AsyncSession, caller: Principal, data: TodoCreate) -> Todo:
+    todo = Todo(**data.model_dump(), owner_id=caller.id)
     session.add(todo)
     await session.commit()
     return todo
 
 
-async def replace_todo(session: AsyncSession, user: User, todo_id: int, data: TodoReplace) -> Todo:
-    return await _apply(session, await _own_todo(session, user, todo_id), data.model_dump())
+async def replace_todo(
+    session: AsyncSession, caller: Principal, todo_id: int, data: TodoReplace
+) -> Todo:
+    return await _apply(session, await _own_todo(session, caller, todo_id), data.model_dump())
 
 
-async def update_todo(session: AsyncSession, user: User, todo_id: int, data: TodoUpdate) -> Todo:
+async def update_todo(
+    session: AsyncSession, caller: Principal, todo_id: int, data: TodoUpdate
+) -> Todo:
     changes = data.model_dump(exclude_unset=True)
-    return await _apply(session, await _own_todo(session, user, todo_id), changes)
+    return await _apply(session, await _own_todo(session, caller, todo_id), changes)
 
 
-async def delete_todo(session: AsyncSession, user: User, todo_id: int) -> None:
-    await session.delete(await _own_todo(session, user, todo_id))
+async def delete_todo(session: AsyncSession, caller: Principal, todo_id: int) -> None:
+    await session.delete(await _own_todo(session, caller, todo_id))
     await session.commit()
 
 

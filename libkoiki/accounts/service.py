@@ -31,6 +31,7 @@ from libkoiki.accounts.schemas import (
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import hash_password
+from libkoiki.auth.principals import principal_changed
 from libkoiki.auth.sessions import revoke_all_sessions
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
@@ -262,6 +263,7 @@ async def delete_user(
     # Sessions, revocations, role links and owned data go with the user by ON DELETE CASCADE;
     # a token of the deleted user then finds no user and is refused.
     await session.execute(delete(User).where(User.id == user_id))
+    principal_changed(session, user_id)  # a bulk delete: the ORM hooks do not see it
     await session.commit()
 
 

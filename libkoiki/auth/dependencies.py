@@ -1,7 +1,10 @@
 """Route dependencies: who is calling, and may they.
 
 @router.get("/things")
-async def things(user: CurrentUser): ...
+async def things(user: CurrentUser): ...          # the account row, in the request's session
+
+@router.get("/things")
+async def things(caller: CurrentPrincipal): ...   # who calls and may do what; often no query
 
 @router.delete("/things/{id}")
 async def delete(user: Annotated[User, require_permission("things:write")]): ...
@@ -15,8 +18,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import User
+from libkoiki.auth.principals import (
+    FROM_CACHE,
+    FROM_DATABASE,
+    Principal,
+    SecurityStamps,
+    request_stamp,
+)
 from libkoiki.auth.sessions import TokenRevokedError, load_token_user
 from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
 from libkoiki.config import Settings
@@ -49,13 +60,16 @@ async def request_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 
 
-async def _authenticate(
-    request: Request, session: SessionDep, settings: SettingsDep, token: str
-) -> Authenticated:
+def _claims(settings: Settings, token: str | None) -> AccessClaims:
+    if not token:
+        raise unauthorized("Not authenticated", "not_authenticated")
     try:
-        claims = decode_access_token(settings, token)
+        return decode_access_token(settings, token)
     except InvalidTokenError:
         raise unauthorized("Invalid or expired token", "invalid_token") from None
+
+
+async def _load_user(request: Request, session: AsyncSession, claims: AccessClaims) -> User:
     try:
         user = await load_token_user(session, claims)
     except TokenRevokedError:
@@ -63,7 +77,7 @@ async def _authenticate(
     if user is None or not user.is_active:
         raise unauthorized("Invalid or expired token", "invalid_token")
     request.state.user_id = user.id
-    return Authenticated(user=user, claims=claims)
+    return user
 
 
 async def get_authenticated(
@@ -72,15 +86,39 @@ async def get_authenticated(
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
 ) -> Authenticated:
-    if not token:
-        raise unauthorized("Not authenticated", "not_authenticated")
-    return await _authenticate(request, session, settings, token)
+    claims = _claims(settings, token)
+    return Authenticated(user=await _load_user(request, session, claims), claims=claims)
 
 
 async def get_current_user(
     auth: Annotated[Authenticated, Depends(get_authenticated)],
 ) -> User:
     return auth.user
+
+
+async def get_principal(
+    request: Request,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller, from this process's memory while their security stamps are unchanged, else
+    from the database (see libkoiki.auth.principals); the same answers as `get_current_user`."""
+    claims = _claims(settings, token)
+    stamps: SecurityStamps | None = request.app.state.security_stamps
+    stamp = request_stamp(request.scope, claims.user_id)
+    if stamps is not None and stamp is not None:
+        principal = stamps.recall(claims.jti, stamp)
+        if principal is not None:
+            FROM_CACHE.inc()
+            request.state.user_id = principal.id
+            return principal
+    # A session of its own, opened only here: a remembered principal needs no connection.
+    async with request.app.state.sessionmaker() as session:
+        principal = Principal.of(await _load_user(request, session, claims), claims)
+    FROM_DATABASE.inc()
+    if stamps is not None and stamp is not None:
+        stamps.remember(stamp, principal)
+    return principal
 
 
 async def get_optional_user(
@@ -92,11 +130,12 @@ async def get_optional_user(
     """None without a token; a token that is present must be valid (401 otherwise)."""
     if not token:
         return None
-    return (await _authenticate(request, session, settings, token)).user
+    return await _load_user(request, session, _claims(settings, token))
 
 
 CurrentAuth = Annotated[Authenticated, Depends(get_authenticated)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 

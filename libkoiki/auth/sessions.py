@@ -7,8 +7,9 @@ them a thief), so the whole session is ended.
 Revocation is checked in the same query that loads the user for every authenticated request
 (`load_token_user`): an access token is refused when its session was ended, its `jti` is on the
 deny-list, or it was issued before the user's cutoff. PostgreSQL is the only copy of that state,
-so a revoked token is refused on every replica at once, with no extra round trip and no cache
-that could be stale or down.
+so a revoked token is refused on every replica at once. Each revocation also deletes the user's
+security stamps once committed, which ends whatever principals replicas remember for them
+(libkoiki.auth.principals).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from libkoiki.auth.models import (
     RevokedAccessToken,
     UserTokenCutoff,
 )
+from libkoiki.auth.principals import principal_changed
 from libkoiki.auth.tokens import AccessClaims, hash_opaque_token, new_opaque_token
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
@@ -163,6 +165,7 @@ async def end_session(db: AsyncSession, auth_session: AuthSession, *, reason: st
     if auth_session.revoked_at is None:
         auth_session.revoked_at = utcnow()
         auth_session.revoked_reason = reason
+        principal_changed(db, auth_session.user_id)
     await db.flush()
 
 
@@ -189,6 +192,7 @@ async def revoke_all_sessions(
     end and with them their access tokens, through the session check.
     """
     now = utcnow()
+    principal_changed(db, user_id)
     condition = and_(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
     if keep_session_id is not None:
         condition = and_(condition, AuthSession.id != keep_session_id)
@@ -207,6 +211,7 @@ async def revoke_all_sessions(
 async def deny_access_token(db: AsyncSession, claims: AccessClaims) -> None:
     """Put one access token on the deny-list until it expires. Caller commits."""
     now = utcnow()
+    principal_changed(db, claims.user_id)
     # Rows of expired tokens are removed by `purge_expired_auth_state`, not on every logout.
     statement: Insert = _upsert(db, RevokedAccessToken).values(
         jti=claims.jti,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from libkoiki.config import Settings
+from libkoiki.db.session import KoikiSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -58,5 +59,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `engine`; `info` is copied into every session's `info` (see `after_commit`)."""
+    return async_sessionmaker(
+        engine, class_=KoikiSession, expire_on_commit=False, autoflush=False, info=info
+    )

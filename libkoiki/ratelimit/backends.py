@@ -4,13 +4,16 @@ Both use the moving-window algorithm of the `limits` library. The Redis backend 
 own Lua scripts (the same keys and data layout as `limits.aio.storage.RedisStorage`), but as one
 script: "acquire an entry" then "read the window", each the library's text wrapped as a function.
 The library's public API needs a second round trip for the numbers behind the `X-RateLimit-*`
-headers, and every API request would pay for it.
+headers, and every API request would pay for it. The same script reads the caller's security
+stamps (`libkoiki.auth.principals`), which makes them free for every request it counts.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +26,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+
+STAMP_TTL_SECONDS = 86_400  # an idle user's stamp leaves Redis; their next request makes another
 
 
 class BackendUnavailable(Exception):
@@ -43,7 +48,11 @@ class Window:
 
 
 class Backend(Protocol):
-    async def hit(self, item: RateLimitItem, key: str) -> Window: ...
+    async def hit(
+        self, item: RateLimitItem, key: str, stamp_keys: Sequence[str] = ()
+    ) -> tuple[Window, str | None]:
+        """Count one request; with `stamp_keys`, also the stamps stored there, joined."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -54,18 +63,23 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    async def hit(self, item: RateLimitItem, key: str) -> Window:
+    async def hit(
+        self, item: RateLimitItem, key: str, stamp_keys: Sequence[str] = ()
+    ) -> tuple[Window, str | None]:
         allowed = await self._limiter.hit(item, key)
         stats = await self._limiter.get_window_stats(item, key)
-        return Window(allowed, item.amount, max(0, stats.remaining), stats.reset_time)
+        # Stamps only mean something where every replica sees them: never in one process.
+        return Window(allowed, item.amount, max(0, stats.remaining), stats.reset_time), None
 
     async def aclose(self) -> None:
         return None
 
 
 def _hit_script() -> str:
-    """The library's acquire and window scripts as one: ARGV is the acquire script's four
-    arguments, then the window script's two; the reply is {acquired (1/0), window or false}.
+    """The library's acquire and window scripts as one, then the stamps: KEYS[1] is the counter,
+    any further keys are stamps; ARGV is the acquire script's four arguments, the window script's
+    two, then a fresh stamp value and its expiry for stamps that do not exist yet. The reply is
+    {acquired (1/0), window or false, {stamps}}.
 
     A chunk is a valid function body, so each script becomes a function whose parameters shadow
     the KEYS and ARGV globals it reads, and its `return`s return from that function.
@@ -79,7 +93,16 @@ def _hit_script() -> str:
             RedisBridge.SCRIPT_MOVING_WINDOW.decode(),
             "end",
             "local acquired = acquire(KEYS, {ARGV[1], ARGV[2], ARGV[3], ARGV[4]})",
-            "return {acquired and 1 or 0, window(KEYS, {ARGV[5], ARGV[6]}) or false}",
+            "local stamps = {}",
+            "for i = 2, #KEYS do",
+            "  local stamp = redis.call('GET', KEYS[i])",
+            "  if not stamp then",
+            "    stamp = ARGV[7] .. i",
+            "    redis.call('SET', KEYS[i], stamp, 'EX', ARGV[8])",
+            "  end",
+            "  stamps[i - 1] = stamp",
+            "end",
+            "return {acquired and 1 or 0, window(KEYS, {ARGV[5], ARGV[6]}) or false, stamps}",
         )
     )
 
@@ -105,26 +128,34 @@ class RedisBackend:
         # empty, or SCRIPT FLUSH): the script runs once either way, so nothing is counted twice.
         self._hit = self._redis.register_script(self._HIT)
 
-    async def hit(self, item: RateLimitItem, key: str) -> Window:
+    @property
+    def redis(self) -> Redis:
+        return self._redis
+
+    async def hit(
+        self, item: RateLimitItem, key: str, stamp_keys: Sequence[str] = ()
+    ) -> tuple[Window, str | None]:
         redis_key = f"{self.key_prefix}:{item.key_for(key)}"
         expiry = item.get_expiry()
         now = time.time()
+        args: list[float | str] = [now, item.amount, expiry, 1, now - expiry, item.amount]
+        if stamp_keys:
+            args += [secrets.token_hex(8), STAMP_TTL_SECONDS]
         try:
-            acquired, window = await self._hit(
-                keys=[redis_key], args=[now, item.amount, expiry, 1, now - expiry, item.amount]
-            )
+            acquired, window, stamps = await self._hit(keys=[redis_key, *stamp_keys], args=args)
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if window:
             window_start, count = float(window[0]), int(window[1])
         else:
             window_start, count = now, 0
+        stamp = b"|".join(stamps).decode() if stamps else None
         return Window(
             allowed=bool(acquired),
             limit=item.amount,
             remaining=max(0, item.amount - count),
             reset_at=window_start + expiry,
-        )
+        ), stamp
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -30,9 +30,10 @@ async def _check(request: Request, limit: str, scope: str, key: str) -> None:
     if limiter is None:
         return
     item = parse_limit(limit)
-    window = await limiter.hit(item, scope, key)
-    if window is None:  # backend down, fail-open
+    counted = await limiter.hit(item, scope, key)
+    if counted is None:  # backend down, fail-open
         return
+    window, _ = counted
     record_window(request.scope, window)
     if not window.allowed:
         LIMITED.labels(scope=scope).inc()

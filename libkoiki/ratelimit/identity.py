@@ -14,7 +14,7 @@ from typing import Literal
 
 from starlette.types import Scope
 
-from libkoiki.auth.tokens import InvalidTokenError, decode_access_token
+from libkoiki.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
 from libkoiki.config import Settings
 from libkoiki.http.client_ip import client_ip
 
@@ -45,20 +45,24 @@ def _ip_key(address: str) -> str:
     return f"ip:{parsed}"
 
 
-def user_identity(scope: Scope, settings: Settings) -> str | None:
+def bearer_claims(scope: Scope, settings: Settings) -> AccessClaims | None:
+    """The claims of a well-signed, unexpired bearer token (revocation is not checked here)."""
     token = bearer_token(scope)
     if token is None:
         return None
     try:
-        claims = decode_access_token(settings, token)
+        return decode_access_token(settings, token)
     except InvalidTokenError:
         return None
+
+
+def user_key(claims: AccessClaims) -> str:
     return f"user:{claims.user_id}"
 
 
 def identity(scope: Scope, settings: Settings, per: Per = "client") -> str:
     if per != "ip":
-        user = user_identity(scope, settings)
-        if user is not None:
-            return user
+        claims = bearer_claims(scope, settings)
+        if claims is not None:
+            return user_key(claims)
     return ip_identity(scope)

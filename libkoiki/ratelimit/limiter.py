@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 
 import structlog
@@ -97,9 +98,12 @@ class RateLimiter:
         self._down_since: float | None = None
         self._last_warning = -WARNING_INTERVAL_SECONDS
 
-    async def hit(self, item: RateLimitItem, scope: str, identity: str) -> Window | None:
+    async def hit(
+        self, item: RateLimitItem, scope: str, identity: str, stamp_keys: Sequence[str] = ()
+    ) -> tuple[Window, str | None] | None:
         """Count one request; None when the backend is down and the policy is fail-open.
 
+        The second value is the security stamps read from `stamp_keys` (Redis only, else None).
         Raises `RateLimiterUnavailableError` when it is down and the policy is fail-closed.
         """
         now = time.monotonic()
@@ -107,7 +111,7 @@ class RateLimiter:
             self._unavailable(None)
             return None
         try:
-            window = await self.backend.hit(item, f"{scope}:{_digest(identity)}")
+            counted = await self.backend.hit(item, f"{scope}:{_digest(identity)}", stamp_keys)
         except BackendUnavailable as exc:
             # From the moment the failure is known: a timeout has already used up part of it.
             self._down_until = time.monotonic() + self.retry_seconds
@@ -122,7 +126,7 @@ class RateLimiter:
                 outage_seconds=round(now - self._down_since, 1),
             )
             self._down_since = None
-        return window
+        return counted
 
     def _unavailable(self, error: str | None) -> None:
         """Count and (now and then) log an unchecked request; raise when failing closed."""

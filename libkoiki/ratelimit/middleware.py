@@ -10,9 +10,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from libkoiki.auth.principals import STAMP_STATE, SecurityStamps
 from libkoiki.config import Settings
 from libkoiki.errors import AppError, error_response
-from libkoiki.ratelimit.identity import identity
+from libkoiki.ratelimit.identity import bearer_claims, ip_identity, user_key
 from libkoiki.ratelimit.limiter import (
     LIMITED,
     RateLimiter,
@@ -42,9 +43,11 @@ class RateLimitMiddleware:
         settings: Settings,
         path_prefix: str = API_PREFIX,
         exempt_paths: frozenset[str] = frozenset(),
+        stamps: SecurityStamps | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
+        self.stamps = stamps  # read along with the default limit, for `CurrentPrincipal`
         self.settings = settings
         self.path_prefix = path_prefix
         self.exempt_paths = exempt_paths
@@ -60,12 +63,28 @@ class RateLimitMiddleware:
             return
         if path.startswith(self.path_prefix):
             item = self.limiter.default
+            claims = bearer_claims(scope, self.settings)
+            key = ip_identity(scope) if claims is None else user_key(claims)
+            stamp_keys = (
+                self.stamps.keys(claims.user_id)
+                if self.stamps is not None and claims is not None
+                else ()
+            )
             try:
-                window = await self.limiter.hit(item, DEFAULT_SCOPE, identity(scope, self.settings))
+                counted = await self.limiter.hit(item, DEFAULT_SCOPE, key, stamp_keys)
             except AppError as unavailable:  # fail-closed and the backend is down
+                if self.stamps is not None:
+                    self.stamps.forget_all()
                 await self._reject(scope, receive, send, unavailable)
                 return
-            if window is not None:
+            if counted is None:
+                # Redis is unreachable: a change made meanwhile may not have reached the stamps.
+                if self.stamps is not None:
+                    self.stamps.forget_all()
+            else:
+                window, stamp = counted
+                if stamp is not None and claims is not None:
+                    scope.setdefault("state", {})[STAMP_STATE] = (claims.user_id, stamp)
                 record_window(scope, window)
                 if not window.allowed:
                     LIMITED.labels(scope=DEFAULT_SCOPE).inc()

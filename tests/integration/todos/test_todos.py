@@ -8,12 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.todos.models import Todo
-from libkoiki.accounts.models import Role, user_roles
-from tests.fixtures.auth import AuthedUser, register_and_login
+from tests.fixtures.auth import AuthedUser, make_superuser, register_and_login
 
 API = "/api/v1/todos"
 
@@ -290,10 +289,11 @@ async def test_todos_read_all_lists_and_opens_others_todos_but_never_changes_the
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
 
-    admin_role = await db_session.scalar(select(Role).where(Role.name == "admin"))
-    assert admin_role is not None
-    await db_session.execute(insert(user_roles).values(user_id=bob.id, role_id=admin_role.id))
-    await db_session.commit()
+    admin = await make_superuser(client, db_session)
+    granted = await client.patch(
+        f"/api/v1/users/{bob.id}", json={"roles": ["user", "admin"]}, headers=admin.headers
+    )
+    assert granted.status_code == 200, granted.text
     allowed = await listing(client, bob, owner_id=alice.id)
     assert [item["title"] for item in allowed["items"]] == ["alice's"]
     assert (await listing(client, bob))["total"] == 0  # without the filter: bob's own
