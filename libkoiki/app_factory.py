@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
 from libkoiki.config import Settings, get_settings
-from libkoiki.db import create_engine, create_sessionmaker, read_engine
+from libkoiki.db import Reader, create_engine, create_sessionmaker
 from libkoiki.docs import install_docs
 from libkoiki.errors import UnhandledErrorMiddleware, install_error_handlers
 from libkoiki.health import install_liveness_probe
@@ -56,7 +56,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.sessionmaker = create_sessionmaker(
             engine, info={SESSION_INFO_KEY: app.state.security_stamps}
         )
-        app.state.read_engine = read_engine(engine)
+        app.state.reader = Reader(engine)
         app.state.redis = (
             Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             if settings.redis_url

@@ -10,8 +10,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.db.session import Reader
 from libkoiki.fields import INT32_MAX
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ def _paged(statement: Select[Any]) -> tuple[Select[Any], bool]:
 
 
 async def paginate(
-    session: AsyncSession | AsyncConnection,
+    session: AsyncSession | Reader,
     statement: Select[Any],
     params: PageParams,
     values: Mapping[str, Any] | None = None,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from app.todos import service
 from app.todos.schemas import TodoCreate, TodoFilters, TodoRead, TodoReplace, TodoUpdate
 from libkoiki.auth.dependencies import CurrentPrincipal
-from libkoiki.db import ReadConnection, SessionDep
+from libkoiki.db import ReaderDep, SessionDep
 from libkoiki.errors import error_responses
 from libkoiki.fields import RowIdPath
 from libkoiki.pagination import Page, PageParamsDep
@@ -34,9 +34,9 @@ async def list_todos(
     filters: Annotated[TodoFilters, Query()],
     page: PageParamsDep,
     caller: CurrentPrincipal,
-    connection: ReadConnection,
+    reader: ReaderDep,
 ) -> Page[TodoRead]:
-    todos, total = await service.list_todos(connection, caller, filters, page)
+    todos, total = await service.list_todos(reader, caller, filters, page)
     return Page(
         items=[TodoRead.model_validate(todo) for todo in todos],
         total=total,
@@ -46,10 +46,8 @@ async def list_todos(
 
 
 @router.get("/{todo_id}", summary="Get a todo", responses=NOT_FOUND_RESPONSE)
-async def get_todo(
-    todo_id: RowIdPath, caller: CurrentPrincipal, connection: ReadConnection
-) -> TodoRead:
-    return TodoRead.model_validate(await service.get_todo(connection, caller, todo_id))
+async def get_todo(todo_id: RowIdPath, caller: CurrentPrincipal, reader: ReaderDep) -> TodoRead:
+    return TodoRead.model_validate(await service.get_todo(reader, caller, todo_id))
 
 
 @router.put(

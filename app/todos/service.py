@@ -6,11 +6,12 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.todos.models import Todo
 from app.todos.schemas import TodoCreate, TodoFilters, TodoReplace, TodoSort, TodoUpdate
 from libkoiki.auth.principals import Principal
+from libkoiki.db import Reader
 from libkoiki.db.query import contains_pattern, contains_text
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.pagination import PageParams, paginate
@@ -64,7 +65,7 @@ def _owner_to_list(caller: Principal, filters: TodoFilters) -> int:
 
 
 async def list_todos(
-    connection: AsyncConnection, caller: Principal, filters: TodoFilters, page: PageParams
+    reader: Reader, caller: Principal, filters: TodoFilters, page: PageParams
 ) -> tuple[list[dict[str, Any]], int]:
     statement = _list_query(
         filters.sort,
@@ -81,12 +82,12 @@ async def list_todos(
         "due_after": filters.due_after,
     }
     bound = {name: value for name, value in values.items() if value is not None}
-    return await paginate(connection, statement, page, bound)
+    return await paginate(reader, statement, page, bound)
 
 
-async def get_todo(connection: AsyncConnection, caller: Principal, todo_id: int) -> Row[Any]:
+async def get_todo(reader: Reader, caller: Principal, todo_id: int) -> Row[Any]:
     """Your todo, or anyone's with todos:read_all: what that permission lists, it also opens."""
-    todo = (await connection.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
+    todo = (await reader.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
     if todo is None or (
         todo.owner_id != caller.id and not caller.has_permission(READ_ALL_PERMISSION)
     ):
@@ -95,7 +96,7 @@ async def get_todo(connection: AsyncConnection, caller: Principal, todo_id: int)
 
 
 async def _own_todo(session: AsyncSession, caller: Principal, todo_id: int) -> Todo:
-    """Changes stay the owner's alone, whatever the reader may see."""
+    """Changes stay the owner's alone, whatever others may read."""
     todo = await session.get(Todo, todo_id)
     # Someone else's todo is reported exactly like a missing one.
     if todo is None or todo.owner_id != caller.id:

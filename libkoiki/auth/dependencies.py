@@ -97,13 +97,11 @@ async def get_current_user(
 
 
 async def get_principal(
-    request: Request,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(bearer_scheme)],
+    request: Request, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> Principal:
     """The caller, from this process's memory while their security stamps are unchanged, else
     from the database (see libkoiki.auth.principals); the same answers as `get_current_user`."""
-    claims = _claims(settings, token)
+    claims = _claims(request.app.state.settings, token)
     stamps: SecurityStamps | None = request.app.state.security_stamps
     stamp = request_stamp(request.scope, claims.user_id)
     if stamps is not None and stamp is not None:

@@ -1,23 +1,23 @@
 from libkoiki.db.base import Base, TimestampMixin, UTCDateTime, utcnow
 from libkoiki.db.engine import create_engine, create_sessionmaker
 from libkoiki.db.session import (
-    ReadConnection,
+    Reader,
+    ReaderDep,
     SessionDep,
-    get_read_connection,
+    get_reader,
     get_session,
-    read_engine,
 )
 
 __all__ = [
     "Base",
-    "ReadConnection",
+    "Reader",
+    "ReaderDep",
     "SessionDep",
     "TimestampMixin",
     "UTCDateTime",
     "create_engine",
     "create_sessionmaker",
-    "get_read_connection",
+    "get_reader",
     "get_session",
-    "read_engine",
     "utcnow",
 ]

@@ -3,18 +3,20 @@
 `SessionDep`: one session per request, closed (and rolled back if uncommitted) when it ends. Use it
 for anything that writes, or that must see one consistent snapshot.
 
-`ReadConnection`: a pooled connection outside any transaction, for routes that only read. Each
-statement sees the latest committed data; skipping BEGIN and ROLLBACK saves two round trips on
-every request, which is most of what a small read costs (the list of todos runs on it).
+`ReaderDep`: runs read-only statements, each on a pooled connection in autocommit, for routes that
+only read. Each statement sees the latest committed data; skipping BEGIN and ROLLBACK saves two
+round trips on every request, which is most of what a small read costs (the list of todos runs on
+it), and nothing is held open between statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy import Executable, Result
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _AFTER_COMMIT = "koiki.after_commit"
 AfterCommit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -46,15 +48,24 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.read_engine.connect() as connection:
-        yield connection
+class Reader:
+    """Read-only statements on `engine`'s pool, outside any transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        """The whole result, buffered: the connection is back in the pool when this returns."""
+        async with self._engine.connect() as connection:
+            return await connection.execute(statement, parameters)
 
 
-def read_engine(engine: AsyncEngine) -> AsyncEngine:
-    """`engine`'s pool, with connections in autocommit: no transaction is opened for reads."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+async def get_reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-ReadConnection = Annotated[AsyncConnection, Depends(get_read_connection)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]

@@ -11,7 +11,7 @@ stamps (`libkoiki.auth.principals`), which makes them free for every request it 
 from __future__ import annotations
 
 import math
-import secrets
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,7 +140,8 @@ class RedisBackend:
         now = time.time()
         args: list[float | str] = [now, item.amount, expiry, 1, now - expiry, item.amount]
         if stamp_keys:
-            args += [secrets.token_hex(8), STAMP_TTL_SECONDS]
+            # Unique, not secret: a stamp is compared, never guessed at (no system call here).
+            args += [f"{random.getrandbits(64):016x}:", STAMP_TTL_SECONDS]  # nosec B311
         try:
             acquired, window, stamps = await self._hit(keys=[redis_key, *stamp_keys], args=args)
         except (RedisError, OSError) as exc:
