@@ -16,10 +16,12 @@ deletes them after it is committed. A principal loaded before the change therefo
 the change has removed; one loaded after it saw the change.
 
 Without a stamp (no token, an exempt path, rate limiting off or in memory, Redis unreachable) the
-request is checked in the database, as every request is with `PRINCIPAL_CACHE_SECONDS=0`. Entries
-also expire after that many seconds, which bounds the one case stamps cannot cover: a replica that
-commits a revocation while it alone cannot reach Redis. It retries the delete in the background,
-and a replica that finds Redis unreachable forgets everything it remembered.
+request is checked in the database, as every request is with `PRINCIPAL_CACHE_SECONDS=0`, and a
+replica that finds Redis unreachable forgets everything it remembered. A change committed while
+Redis does not answer cannot delete its stamps at once: the replica retries every 0.1 s in the
+background, so a replica that saw nothing of the outage may accept the old token until Redis
+answers again plus that interval. Entries also expire after `PRINCIPAL_CACHE_SECONDS`, which bounds
+that case and edits made by hand in the database.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ logger = structlog.get_logger("koiki.auth")
 
 LOOKUPS = Counter(
     "koiki_auth_principal_lookups_total",
-    "Authenticated requests, by where their principal came from",
+    "Callers authenticated for CurrentPrincipal routes, by where their principal came from",
     ["source"],
 )
 FROM_CACHE = LOOKUPS.labels(source="cache")
@@ -59,7 +61,7 @@ SESSION_INFO_KEY = "koiki.security_stamps"  # where sessions find the app's Secu
 _CHANGED = "koiki.principals_changed"
 EVERYONE: None = None
 MAX_ENTRIES = 10_000
-RETRY_INTERVAL_SECONDS = 0.25
+RETRY_INTERVAL_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,18 +70,18 @@ class RateLimitMiddleware:
                 if self.stamps is not None and claims is not None
                 else ()
             )
+            refusal: AppError | None = None
             try:
                 counted = await self.limiter.hit(item, DEFAULT_SCOPE, key, stamp_keys)
             except AppError as unavailable:  # fail-closed and the backend is down
-                if self.stamps is not None:
-                    self.stamps.forget_all()
-                await self._reject(scope, receive, send, unavailable)
-                return
-            if counted is None:
+                counted, refusal = None, unavailable
+            if counted is None and self.stamps is not None:
                 # Redis is unreachable: a change made meanwhile may not have reached the stamps.
-                if self.stamps is not None:
-                    self.stamps.forget_all()
-            else:
+                self.stamps.forget_all()
+            if refusal is not None:
+                await self._reject(scope, receive, send, refusal)
+                return
+            if counted is not None:
                 window, stamp = counted
                 if stamp is not None and claims is not None:
                     scope.setdefault("state", {})[STAMP_STATE] = (claims.user_id, stamp)

@@ -8,9 +8,11 @@ checked in the same PostgreSQL/SQLite query that loads the user), and this prove
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import httpx
+from redis.asyncio import Redis
 
 from tests.conftest import RUN_ID, ClientFactory
 from tests.fixtures.auth import AUTH, login_as, register_and_login, unique_email
@@ -100,3 +102,42 @@ async def test_a_redis_outage_keeps_serving_keeps_revocations_and_recovers(
         assert refused.json()["code"] == "rate_limited"
         # Revocations made during the outage still hold after it.
         assert (await client.get(f"{AUTH}/me", headers=phone.headers)).status_code == 401
+
+
+async def test_a_revocation_made_while_redis_hangs_reaches_the_other_replicas_when_it_answers(
+    make_client: ClientFactory, own_redis: RedisServer
+) -> None:
+    # Redis stops answering but keeps its data (SIGSTOP): the replica that ends a session cannot
+    # delete the user's security stamp, so it keeps trying; a replica that saw nothing of the
+    # outage still remembers the caller under the old stamp until that delete lands.
+    assert own_redis.process is not None
+    prefix = f"koiki-hang-{RUN_ID}:"
+    settings = {
+        "redis_url": own_redis.url,
+        "redis_key_prefix": prefix,
+        "rate_limit_strategy": "redis",
+        "rate_limit_backend_timeout_seconds": 0.2,
+        "rate_limit_backend_retry_seconds": 0.3,
+    }
+    async with make_client(**settings) as replica_a, make_client(**settings) as replica_b:
+        user = await register_and_login(replica_a, unique_email("hang"))
+        for _ in range(2):
+            assert (await replica_b.get(TODOS, headers=user.headers)).status_code == 200
+        stamp = Redis.from_url(own_redis.url)
+        assert await stamp.exists(f"{prefix}stamp:user:{user.id}")
+
+        own_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            logout = await replica_a.post(f"{AUTH}/logout", headers=user.headers)
+        finally:
+            own_redis.process.send_signal(signal.SIGCONT)
+        assert logout.status_code == 204
+
+        deadline = time.monotonic() + 5
+        while await stamp.exists(f"{prefix}stamp:user:{user.id}"):
+            assert time.monotonic() < deadline, "the stamp was never deleted"
+            await asyncio.sleep(0.05)
+        await stamp.aclose()
+        refused = await replica_b.get(TODOS, headers=user.headers)
+        assert refused.status_code == 401
+        assert refused.json()["code"] == "token_revoked"
