@@ -2,7 +2,8 @@
 
 A throwaway redis-server of the test's own (the shared one serves everybody's tests). Under the
 fail-open policy the API keeps serving without limits; revocation never depended on Redis (it is
-checked in the same PostgreSQL/SQLite query that loads the user), and this proves it holds.
+stored in PostgreSQL/SQLite, and a replica without its security stamps checks every caller there),
+and this proves it holds. A Redis that hangs and comes back with its data is the second test.
 """
 
 from __future__ import annotations
