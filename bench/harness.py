@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -128,6 +128,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -283,8 +288,11 @@ def measure(options: Options, results: Results, k: Server, a: Server, b: Server,
             seed_file: Path, emails: Path, logs: Path) -> None:  # fmt: skip
     def wrk(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
         url = server.url + ("/health" if kinds is None else "")
-        return run_wrk(url, duration=seconds, connections=options.connections, kinds=kinds,
-                       seed=seed_file)  # fmt: skip
+        started = server.cpu_seconds()
+        result = run_wrk(url, duration=seconds, connections=options.connections, kinds=kinds,
+                         seed=seed_file)  # fmt: skip
+        cpu_ms = (server.cpu_seconds() - started) * 1000 / max(1, result.requests)
+        return replace(result, cpu_ms_per_request=cpu_ms)
 
     print(f"warm-up: {options.warmup:g} s per target and request kind", flush=True)
     for server, kinds in ((a, None), (k, None), (b, ("list_bare",)), (f, ("list_bare",)),
@@ -338,7 +346,7 @@ def main() -> None:
             [sys.executable, "-m", "alembic", "upgrade", "head"],
             cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
         )  # fmt: skip
-        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[call-arg, arg-type]
+        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
         files = asyncio.run(seed(settings, options.users, work))
         logs = ROOT / "var" / "bench"
         logs.mkdir(parents=True, exist_ok=True)

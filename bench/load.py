@@ -78,6 +78,9 @@ class WrkResult:
     requests: int
     failures: int  # non-2xx/3xx answers plus socket errors
     output: str
+    # The server process's own CPU time (user + system) per request served; steadier than req/s
+    # on a machine whose speed drifts, since it does not count waiting for a busy core.
+    cpu_ms_per_request: float | None = None
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}

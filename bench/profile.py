@@ -100,7 +100,7 @@ def main() -> None:
     try:
         subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT,
                        env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
-        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[call-arg, arg-type]
+        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
         files = asyncio.run(seed(settings, 20, out))
         first_user = files.users.read_text().splitlines()[0]
         first_email = files.emails.read_text().split()[0]

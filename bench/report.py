@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 if TYPE_CHECKING:
     from bench.harness import Results
+    from bench.load import WrkResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {
@@ -106,6 +107,13 @@ def targets(results: Results) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _cpu_ratio(baseline: WrkResult, koiki: WrkResult) -> str:
+    """How K compares by CPU per request: baseline CPU / K CPU, like the req/s ratios."""
+    if not baseline.cpu_ms_per_request or not koiki.cpu_ms_per_request:
+        return "n/a"
+    return f"{baseline.cpu_ms_per_request / koiki.cpu_ms_per_request:.2f}"
+
+
 def chart(results: Results, path: Path) -> None:
     import matplotlib
 
@@ -178,20 +186,26 @@ def write(results: Results) -> None:
         "",
         f"Scenario 2's floor: F = {floor.requests_per_second / bare.requests_per_second:.2f} x B;"
         f" K = {koiki.requests_per_second / floor.requests_per_second:.2f} x F (authentication,"
-        " revocation check, rate limiting and middleware on top of the same query).",
+        " revocation check, rate limiting and middleware on top of the same query)."
+        f" By the servers' own CPU time per request (median round), K = {_cpu_ratio(bare, koiki)}"
+        f" x B and {_cpu_ratio(floor, koiki)} x F.",
         "",
         "## Figures (median round)",
         "",
-        "| scenario | target | req/s | p50 ms | p99 ms |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "CPU ms/req: the server process's user + system time per request served (during the login"
+        " flood it includes the password hashing).",
+        "",
+        "| scenario | target | req/s | p50 ms | p99 ms | CPU ms/req |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for scenario, title in SCENARIOS.items():
         for target in ("A", "B", "F", "K"):
             if (scenario, target) in results.runs:
                 m = results.median(scenario, target)
+                cpu = "" if m.cpu_ms_per_request is None else f"{m.cpu_ms_per_request:.3f}"
                 lines.append(
                     f"| {title} | {TARGET_NAMES[target]} | {m.requests_per_second:,.0f}"
-                    f" | {m.p50_ms:.2f} | {m.p99_ms:.2f} |"
+                    f" | {m.p50_ms:.2f} | {m.p99_ms:.2f} | {cpu} |"
                 )
     rss = results.rss
     lines += [
