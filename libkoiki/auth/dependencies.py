@@ -103,7 +103,7 @@ async def get_principal(
     from the database (see libkoiki.auth.principals); the same answers as `get_current_user`."""
     claims = _claims(request.app.state.settings, token)
     stamps: SecurityStamps | None = request.app.state.security_stamps
-    stamp = request_stamp(request.scope, claims.user_id)
+    stamp = request_stamp(request.scope)
     if stamps is not None and stamp is not None:
         principal = stamps.recall(claims.jti, stamp)
         if principal is not None:

@@ -56,7 +56,7 @@ LOOKUPS = Counter(
 FROM_CACHE = LOOKUPS.labels(source="cache")
 FROM_DATABASE = LOOKUPS.labels(source="database")
 
-STAMP_STATE = "koiki.security_stamp"  # request state: (user id, stamp read for this request)
+STAMP_STATE = "koiki.security_stamp"  # request state: the caller's stamps, read for this request
 SESSION_INFO_KEY = "koiki.security_stamps"  # where sessions find the app's SecurityStamps
 _CHANGED = "koiki.principals_changed"
 EVERYONE: None = None
@@ -147,10 +147,10 @@ class SecurityStamps:
             task.cancel()
 
 
-def request_stamp(scope: Scope, user_id: int) -> str | None:
-    """The stamp the rate limiter read for this request, if it read one for this user."""
-    read: tuple[int, str] | None = scope.get("state", {}).get(STAMP_STATE)
-    return read[1] if read is not None and read[0] == user_id else None
+def request_stamp(scope: Scope) -> str | None:
+    """The stamps the rate limiter read for this request's bearer token, if it read any."""
+    stamp: str | None = scope.get("state", {}).get(STAMP_STATE)
+    return stamp
 
 
 def principal_changed(db: Any, user_id: int | None) -> None:

@@ -83,8 +83,8 @@ class RateLimitMiddleware:
                 return
             if counted is not None:
                 window, stamp = counted
-                if stamp is not None and claims is not None:
-                    scope.setdefault("state", {})[STAMP_STATE] = (claims.user_id, stamp)
+                if stamp is not None:
+                    scope.setdefault("state", {})[STAMP_STATE] = stamp
                 record_window(scope, window)
                 if not window.allowed:
                     LIMITED.labels(scope=DEFAULT_SCOPE).inc()
