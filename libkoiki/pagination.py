@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libkoiki.db.session import Reader
+from libkoiki.db.reader import Reader
 from libkoiki.fields import INT32_MAX
 
 T = TypeVar("T")
@@ -47,11 +47,15 @@ async def page_params(
 PageParamsDep = Annotated[PageParams, Depends(page_params)]
 
 
+# The window count's label: a name no table of an application is expected to have.
+_TOTAL = "koiki_page_total"
+
+
 @lru_cache(maxsize=256)
 def _paged(statement: Select[Any]) -> tuple[Select[Any], bool]:
     # Statements built once (a module constant, or cached per shape of filters) are paged once
     # too; the page's bounds are bound per call, so the compiled form is shared by every page.
-    total_column = func.count().over().label("total")
+    total_column = func.count().over().label(_TOTAL)
     paged = (
         statement.add_columns(total_column)
         .offset(bindparam("page_skip"))
@@ -61,7 +65,7 @@ def _paged(statement: Select[Any]) -> tuple[Select[Any], bool]:
 
 
 async def paginate(
-    session: AsyncSession | Reader,
+    source: AsyncSession | Reader,
     statement: Select[Any],
     params: PageParams,
     values: Mapping[str, Any] | None = None,
@@ -69,23 +73,35 @@ async def paginate(
     """The requested slice of `statement` (ordered) and the total count; `values` fills the
     statement's bind parameters.
 
-    Items are ORM entities (or values) for a statement selecting one entity or column, and dicts
-    of the named columns otherwise (Pydantic validates a dict several times faster than a row).
+    From a session, items are ORM entities (or values) for a statement selecting one entity or
+    column, and dicts of the named columns otherwise; from a `Reader` they are always dicts
+    (Pydantic validates a dict several times faster than a row).
 
     One query: the total rides along as `count(*) OVER ()`. Only a page past the end, which has
     no row to carry it, costs a second query.
     """
     paged, single = _paged(statement)
     bound = {**(values or {}), "page_skip": params.skip, "page_limit": params.limit}
-    result = await session.execute(paged, bound)
-    rows = result.all()
-    if rows:
-        total = int(rows[0][-1])
+    items: list[Any]
+    if isinstance(source, Reader):
+        items = await source.all(paged, bound)
+        total = items[0][_TOTAL] if items else None
+        for item in items:
+            del item[_TOTAL]
+    else:
+        result = await source.execute(paged, bound)
+        rows = result.all()
+        total = rows[0][-1] if rows else None
         if single:
-            return [row[0] for row in rows], total
-        names = tuple(result.keys())[:-1]  # zip stops there: the total is left out
-        return [dict(zip(names, row, strict=False)) for row in rows], total
+            items = [row[0] for row in rows]
+        else:
+            names = tuple(result.keys())[:-1]  # zip stops there: the total is left out
+            items = [dict(zip(names, row, strict=False)) for row in rows]
+    if total is not None:
+        return items, int(total)
     if params.skip == 0:
         return [], 0
     count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-    return [], (await session.execute(count_statement, dict(values or {}))).scalar_one()
+    if isinstance(source, Reader):
+        return [], await source.scalar(count_statement, values)
+    return [], (await source.execute(count_statement, dict(values or {}))).scalar_one()

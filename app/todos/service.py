@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.todos.models import Todo
@@ -85,11 +85,11 @@ async def list_todos(
     return await paginate(reader, statement, page, bound)
 
 
-async def get_todo(reader: Reader, caller: Principal, todo_id: int) -> Row[Any]:
+async def get_todo(reader: Reader, caller: Principal, todo_id: int) -> dict[str, Any]:
     """Your todo, or anyone's with todos:read_all: what that permission lists, it also opens."""
-    todo = (await reader.execute(_ROW_BY_ID, {"todo_id": todo_id})).one_or_none()
+    todo = await reader.one_or_none(_ROW_BY_ID, {"todo_id": todo_id})
     if todo is None or (
-        todo.owner_id != caller.id and not caller.has_permission(READ_ALL_PERMISSION)
+        todo["owner_id"] != caller.id and not caller.has_permission(READ_ALL_PERMISSION)
     ):
         raise NotFoundError("Todo")
     return todo

@@ -1,7 +1,7 @@
 from libkoiki.db.base import Base, TimestampMixin, UTCDateTime, utcnow
 from libkoiki.db.engine import create_engine, create_sessionmaker
+from libkoiki.db.reader import Reader
 from libkoiki.db.session import (
-    Reader,
     ReaderDep,
     SessionDep,
     get_reader,

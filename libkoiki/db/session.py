@@ -3,20 +3,22 @@
 `SessionDep`: one session per request, closed (and rolled back if uncommitted) when it ends. Use it
 for anything that writes, or that must see one consistent snapshot.
 
-`ReaderDep`: runs read-only statements, each on a pooled connection in autocommit, for routes that
-only read. Each statement sees the latest committed data; skipping BEGIN and ROLLBACK saves two
-round trips on every request, which is most of what a small read costs (the list of todos runs on
-it), and nothing is held open between statements.
+`ReaderDep`: a `Reader` (libkoiki.db.reader), for routes that only read: each statement runs on a
+pooled connection in autocommit and sees the latest committed data. Skipping BEGIN and ROLLBACK
+saves two round trips on every request, nothing is held open between statements, and on
+PostgreSQL the statements a route repeats run on the driver directly (the list of todos runs on
+it).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Executable, Result
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libkoiki.db.reader import Reader
 
 _AFTER_COMMIT = "koiki.after_commit"
 AfterCommit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -46,20 +48,6 @@ class KoikiSession(AsyncSession):
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessionmaker() as session:
         yield session
-
-
-class Reader:
-    """Read-only statements on `engine`'s pool, outside any transaction."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    async def execute(
-        self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> Result[Any]:
-        """The whole result, buffered: the connection is back in the pool when this returns."""
-        async with self._engine.connect() as connection:
-            return await connection.execute(statement, parameters)
 
 
 async def get_reader(request: Request) -> Reader:

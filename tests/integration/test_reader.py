@@ -1,0 +1,195 @@
+"""`Reader`: the rows SQLAlchemy returns, whichever way a statement runs.
+
+On PostgreSQL a statement a reader has seen before runs on the asyncpg connection directly; these
+tests hold that path to SQLAlchemy's answers (types, time zones, bind processing, repeated
+parameters), and show what sends a statement back through SQLAlchemy: literal values, tracing
+listeners, and a driver failure, which a read survives. On SQLite every statement runs through
+SQLAlchemy and the same answers are expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, bindparam, event, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from app.todos.models import Todo
+from libkoiki.accounts.models import User
+from libkoiki.db import Reader
+from libkoiki.db.query import contains_pattern, contains_text
+from libkoiki.db.reader import STATEMENTS
+from libkoiki.pagination import PageParams, paginate
+
+NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+todos = Todo.__table__.c
+
+
+def count(path: str) -> float:
+    return STATEMENTS.labels(path)._value.get()
+
+
+@pytest.fixture
+async def owner_id(migrated_engine: AsyncEngine) -> int:
+    """A user with todos of every shape: done or not, with and without due dates and texts."""
+    async with migrated_engine.begin() as connection:
+        user = await connection.execute(
+            insert(User).values(email="reader@example.com", hashed_password="x").returning(User.id)
+        )
+        owner = user.scalar_one()
+        await connection.execute(
+            insert(Todo),
+            [
+                {
+                    "title": f"todo {n} {'50% off' if n % 3 == 0 else 'plain_text'}",
+                    "description": None if n % 2 else f"about {n}",
+                    "is_completed": n % 4 == 0,
+                    "due_date": None if n % 5 == 0 else NOON + timedelta(days=n),
+                    "owner_id": owner,
+                    "created_at": NOON - timedelta(minutes=n),
+                    "updated_at": NOON,
+                }
+                for n in range(30)
+            ],
+        )
+    return owner
+
+
+@pytest.fixture
+async def small_pool(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """One pooled connection: what happens to it happens to the next read."""
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    yield engine
+    await engine.dispose()
+
+
+async def reference(engine: AsyncEngine, statement: Select[Any], values: dict[str, Any]) -> Any:
+    async with engine.connect() as connection:
+        return [dict(row) for row in (await connection.execute(statement, values)).mappings()]
+
+
+def list_statement(**filters: bool) -> Select[Any]:
+    statement = select(Todo.__table__).where(todos.owner_id == bindparam("owner_id"))
+    if filters.get("completed"):
+        statement = statement.where(todos.is_completed == bindparam("is_completed"))
+    if filters.get("search"):  # `q` is bound twice: in the title and in the description
+        statement = statement.where(contains_text(bindparam("q"), todos.title, todos.description))
+    if filters.get("due"):  # timestamp binds go through the column type's processing
+        statement = statement.where(
+            todos.due_date < bindparam("due_before"), todos.due_date > bindparam("due_after")
+        )
+    return statement.order_by(todos.due_date.is_(None), todos.due_date.desc(), todos.id)
+
+
+async def test_each_use_returns_what_sqlalchemy_returns(
+    migrated_engine: AsyncEngine, db_session: AsyncSession, owner_id: int
+) -> None:
+    reader = Reader(migrated_engine)
+    page = PageParams(skip=2, limit=10)
+    shapes = [
+        ({}, {}),
+        ({"completed": True}, {"is_completed": False}),
+        ({"search": True}, {"q": contains_pattern("50% off")}),
+        ({"search": True}, {"q": contains_pattern("plain_text")}),
+        ({"due": True}, {
+            "due_before": NOON + timedelta(days=20),
+            "due_after": (NOON + timedelta(days=3)).astimezone(timezone(timedelta(hours=9))),
+        }),
+    ]  # fmt: skip
+    for flags, filters in shapes:
+        statement = list_statement(**flags)
+        values = {"owner_id": owner_id, **filters}
+        expected = await paginate(db_session, statement, page, values)
+        assert expected[0], flags
+        for _ in range(3):  # the first use, the one that plans it, and a planned one
+            assert await paginate(reader, statement, page, values) == expected
+    row = await reader.one_or_none(
+        select(Todo.__table__).where(todos.id == bindparam("id")), {"id": expected[0][0]["id"]}
+    )
+    assert row == expected[0][0]
+    assert row["created_at"].tzinfo is UTC
+
+
+@pytest.mark.postgres_only
+async def test_repeated_statements_run_on_the_driver(
+    migrated_engine: AsyncEngine, owner_id: int
+) -> None:
+    reader = Reader(migrated_engine)
+    statement = list_statement()
+    before = count("driver"), count("sqlalchemy")
+    for _ in range(5):
+        await reader.all(statement, {"owner_id": owner_id})
+    assert (count("driver") - before[0], count("sqlalchemy") - before[1]) == (4, 1)
+
+
+async def test_literal_values_are_never_shared_between_statements(
+    migrated_engine: AsyncEngine, owner_id: int
+) -> None:
+    # Same shape, different literals: one cached form would answer both with the first value.
+    reader = Reader(migrated_engine)
+    by_title = {
+        n: select(todos.id).where(todos.owner_id == owner_id, todos.title.like(f"todo {n} %"))
+        for n in (1, 2)
+    }
+    for _ in range(3):
+        for statement in by_title.values():
+            rows = await reader.all(statement)
+            assert len(rows) == 1
+            assert rows == await reference(migrated_engine, statement, {})
+
+
+async def test_tracing_listeners_see_every_statement(
+    small_pool: AsyncEngine, owner_id: int
+) -> None:
+    seen: list[str] = []
+
+    def trace(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(small_pool.sync_engine, "before_cursor_execute", trace)
+    reader = Reader(small_pool)
+    statement = select(todos.id).where(todos.owner_id == bindparam("owner_id"))
+    for _ in range(3):
+        await reader.all(statement, {"owner_id": owner_id})
+    assert len([sql for sql in seen if "FROM todos" in sql]) == 3
+
+
+@pytest.mark.postgres_only
+async def test_a_read_survives_its_connection_being_killed(
+    small_pool: AsyncEngine, owner_id: int
+) -> None:
+    reader = Reader(small_pool)
+    statement = select(func.count()).where(todos.owner_id == bindparam("owner_id"))
+    values = {"owner_id": owner_id}
+    backend_pid = select(func.pg_backend_pid())
+    for _ in range(2):
+        assert await reader.scalar(statement, values) == 30
+    pooled_pid = await reader.scalar(backend_pid)
+    async with create_async_engine(str(small_pool.url)).connect() as admin:
+        await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled_pid})
+        await admin.commit()
+
+    retried = count("retried")
+    assert await reader.scalar(statement, values) == 30
+    assert count("retried") == retried + 1
+    assert await reader.scalar(backend_pid) != pooled_pid
+
+
+@pytest.mark.postgres_only
+async def test_a_cancelled_read_leaves_the_pool_usable(
+    small_pool: AsyncEngine, owner_id: int
+) -> None:
+    reader = Reader(small_pool)
+    slow = select(func.count()).where(
+        todos.owner_id == bindparam("owner_id"),
+        func.pg_sleep(bindparam("seconds")).is_not(None),
+    )
+    for _ in range(2):
+        await reader.all(slow, {"owner_id": owner_id, "seconds": 0})
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(reader.all(slow, {"owner_id": owner_id, "seconds": 30}), 0.2)
+    assert await reader.scalar(slow, {"owner_id": owner_id, "seconds": 0}) == 30
