@@ -5,6 +5,9 @@ Some answers come from outside the route: the middleware (413 body too large, 41
 (401) and FastAPI's validation (422, which FastAPI documents with its own body shape, not ours).
 Adding them here, once, keeps each router to the answers only it knows (400, 403, 404, 409) and
 covers a new route the day it is mounted.
+
+The query parameters of models read with `libkoiki.http.query.query_model` are added here too:
+FastAPI cannot see them, since the dependency reads the query string itself.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from libkoiki.errors import ERROR_BODY_REF, ErrorBody, error_response_object
+from libkoiki.http.query import QUERY_MODEL_ATTRIBUTE, query_parameters
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -64,6 +70,30 @@ def complete_error_responses(
     return document
 
 
+def _query_models(dependant: Dependant) -> list[Any]:
+    found = [getattr(dependant.call, QUERY_MODEL_ATTRIBUTE, None)]
+    found += [model for sub in dependant.dependencies for model in _query_models(sub)]
+    return [model for model in found if model is not None]
+
+
+def document_query_models(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
+    """Add the fields of each route's query models to its parameters; `document` is changed in
+    place."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    # Route contexts: routes of included routers, with their prefixes and router dependencies.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        for model in _query_models(route.dependant):
+            parameters, definitions = query_parameters(model)
+            schemas.update(definitions)
+            for method in route.methods or ():
+                operation = document["paths"][route.path_format][method.lower()]
+                operation.setdefault("parameters", []).extend(parameters)
+                operation.setdefault("responses", {}).setdefault("422", error_response_object(422))
+    return document
+
+
 def _body_ref(response: dict[str, Any]) -> str | None:
     schema = response.get("content", {}).get("application/json", {}).get("schema", {})
     ref: str | None = schema.get("$ref")
@@ -77,7 +107,9 @@ def install_openapi(app: FastAPI, *, api_prefix: str, rate_limited: bool) -> Non
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = complete_error_responses(
-                generate(), api_prefix=api_prefix, rate_limited=rate_limited
+                document_query_models(app, generate()),
+                api_prefix=api_prefix,
+                rate_limited=rate_limited,
             )
         return app.openapi_schema
 

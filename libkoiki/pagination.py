@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.db.reader import Reader
 from libkoiki.fields import INT32_MAX
+from libkoiki.http.query import query_model
 
 T = TypeVar("T")
 
@@ -28,23 +27,18 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    skip: int = 0
-    limit: int = DEFAULT_LIMIT
+class PageParams(BaseModel):
+    """`?skip=&limit=`: which slice of a list to return."""
+
+    model_config = ConfigDict(frozen=True)
+
+    skip: int = Field(default=0, ge=0, le=INT32_MAX, description="Number of items to skip")
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}"
+    )
 
 
-# async: a plain `def` dependency costs every request a hop to the thread pool and back.
-async def page_params(
-    skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Number of items to skip")] = 0,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")
-    ] = DEFAULT_LIMIT,
-) -> PageParams:
-    return PageParams(skip=skip, limit=limit)
-
-
-PageParamsDep = Annotated[PageParams, Depends(page_params)]
+PageParamsDep = Annotated[PageParams, query_model(PageParams)]
 
 
 # The window count's label: a name no table of an application is expected to have.
