@@ -1,10 +1,11 @@
-"""(F) The floor of KOIKI-FW's stack for scenario 2, measured in the same run and reported.
+"""(F) Scenario 2's page served the common FastAPI way, measured in the same run and reported.
 
 `floor_app` answers `GET /api/v1/todos?limit=20&owner=N` like baseline B, but from bare FastAPI
 and an SQLAlchemy session (pool of 10) running the same Core query KOIKI runs, validated by the
-same Pydantic models. What KOIKI adds on top (authentication with its revocation query, rate
-limiting, middleware) is the difference between F and K. Kept apart from bench.baselines so the
-bare baselines' processes import nothing of it.
+same Pydantic models, with no authentication, rate limiting or middleware. K against F prices
+KOIKI against what a team would write without it: K adds those, and reads through its `Reader`
+instead of a session. Kept apart from bench.baselines so the bare baselines' processes import
+nothing of it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Targets, each its own uvicorn process with one worker (uvloop, httptools):
      high enough never to refuse), JSON access log written to a file, metrics, all middleware;
   A  bare Starlette answering /health;
   B  bare Starlette + asyncpg answering the same 20 todos in one query;
-  F  bare FastAPI + an SQLAlchemy session, the same page and query (scenario 2's floor, reported).
+  F  bare FastAPI + an SQLAlchemy session, the same page and query (the common way, reported).
 Scenarios (wrk, one thread, fixed connections, after a warm-up; rounds alternate targets so
 drift hits all of them):
   1 GET /health, K vs A           2 GET /api/v1/todos?limit=20 with a token, K vs B
