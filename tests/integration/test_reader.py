@@ -2,9 +2,10 @@
 
 On PostgreSQL a statement a reader has seen before runs on the asyncpg connection directly; these
 tests hold that path to SQLAlchemy's answers (types, time zones, bind processing, repeated
-parameters), and show what sends a statement back through SQLAlchemy: literal values, tracing
-listeners, and a driver failure, which a read survives. On SQLite every statement runs through
-SQLAlchemy and the same answers are expected.
+parameters) and show its edges: statements that differ only in literal values never share a
+plan, tracing listeners still see every statement, and a read survives its connection being
+killed or being cancelled. On SQLite every statement runs through SQLAlchemy and the same answers
+are expected.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Select, bindparam, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
@@ -22,7 +24,6 @@ from app.todos.models import Todo
 from libkoiki.accounts.models import User
 from libkoiki.db import Reader
 from libkoiki.db.query import contains_pattern, contains_text
-from libkoiki.db.reader import STATEMENTS
 from libkoiki.pagination import PageParams, paginate
 
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -30,7 +31,7 @@ todos = Todo.__table__.c
 
 
 def count(path: str) -> float:
-    return STATEMENTS.labels(path)._value.get()
+    return REGISTRY.get_sample_value("koiki_db_reader_statements_total", {"path": path}) or 0.0
 
 
 @pytest.fixture
