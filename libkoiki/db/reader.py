@@ -81,13 +81,11 @@ class Reader:
         plan = self._plan(statement) if self._direct else None
         counter = THROUGH_SQLALCHEMY
         if plan is not None:
-            try:
-                rows = await self._fetch_direct(plan, values)
-            except Exception:
-                counter = RETRIED  # and below, SQLAlchemy reports what fails as usual
-            else:
+            rows = await self._fetch_direct(plan, values)
+            if rows is not None:
                 ON_DRIVER.inc()
                 return rows
+            counter = RETRIED  # and below, SQLAlchemy reports what fails as usual
         counter.inc()
         async with self._autocommit.connect() as connection:
             result = await connection.execute(statement, values)
@@ -125,8 +123,12 @@ class Reader:
 
     async def _fetch_direct(
         self, plan: _DriverPlan, values: Mapping[str, Any] | None
-    ) -> list[dict[str, Any]]:
-        # Raises as SQLAlchemy would for a missing value (and SQLAlchemy then does).
+    ) -> list[dict[str, Any]] | None:
+        """The rows, or None when the driver failed the statement (its connection is dropped).
+
+        A missing value, a pool timeout or a failed connect raise here as they do through
+        SQLAlchemy (the same calls raise them): running those again would only wait twice.
+        """
         bound = plan.compiled.construct_params(values)
         arguments = [
             bound[name] if process is None else process(bound[name]) for name, process in plan.binds
@@ -134,10 +136,12 @@ class Reader:
         pooled = await self._engine.raw_connection()
         try:
             records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
-        except BaseException:
+        except BaseException as error:
             # A failed or cancelled fetch leaves the connection in a state nobody should inherit.
             pooled.invalidate()
             await asyncio.shield(greenlet_spawn(pooled.close))
+            if isinstance(error, Exception):
+                return None
             raise
         await greenlet_spawn(pooled.close)
         rows = [dict(zip(plan.columns, record, strict=True)) for record in records]

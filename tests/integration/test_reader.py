@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Select, bindparam, event, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.todos.models import Todo
@@ -194,3 +196,23 @@ async def test_a_cancelled_read_leaves_the_pool_usable(
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(reader.all(slow, {"owner_id": owner_id, "seconds": 30}), 0.2)
     assert await reader.scalar(slow, {"owner_id": owner_id, "seconds": 0}) == 30
+
+
+async def test_a_full_pool_or_a_missing_value_fails_once(database_url: str, owner_id: int) -> None:
+    # Neither is the driver's failure: running the statement again would only wait twice.
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    reader = Reader(engine)
+    statement = list_statement()
+    try:
+        for _ in range(2):
+            await reader.all(statement, {"owner_id": owner_id})
+        retried = count("retried")
+        with pytest.raises(SQLAlchemyError, match="owner_id"):
+            await reader.all(statement, {})
+        async with engine.connect() as holder:
+            await holder.execute(select(1))
+            with pytest.raises(PoolTimeoutError):
+                await reader.all(statement, {"owner_id": owner_id})
+        assert count("retried") == retried
+    finally:
+        await engine.dispose()
