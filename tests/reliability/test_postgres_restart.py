@@ -33,6 +33,7 @@ LOOP_DEADLINE_SECONDS = 120
 # first create after `pg_ctl start` returns succeeds within a few hundred ms on a loaded machine
 # (each pooled connection is pinged on checkout, so a dead one is replaced in the same request).
 RECOVERY_BOUND_SECONDS = 5.0
+TODOS = "/api/v1/todos"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ async def test_a_postgres_restart_under_load_loses_no_created_todo(
                 sent = time.monotonic()
                 try:
                     response = await client.post(
-                        "/api/v1/todos", json={"title": f"w{worker}-{number}"}, headers=user.headers
+                        TODOS, json={"title": f"w{worker}-{number}"}, headers=user.headers
                     )
                 except httpx.TransportError as exc:
                     transport_errors.append(f"w{worker}-{number}: {exc!r}")
@@ -104,6 +105,8 @@ async def test_a_postgres_restart_under_load_loses_no_created_todo(
         workers = [asyncio.create_task(creator(w)) for w in range(WORKERS)]
         try:
             await until(lambda: created_since(0) >= CREATES_BEFORE_STOP, "creates before the stop")
+            # Twice: from its second use the list's statement runs on the driver (ReaderDep).
+            listed = [await client.get(TODOS, headers=user.headers) for _ in range(2)]
             await asyncio.to_thread(own_postgres.stop)
             stopped_at = time.monotonic()
             await until(
@@ -112,6 +115,7 @@ async def test_a_postgres_restart_under_load_loses_no_created_todo(
             )
             ready = await client.get("/health/ready")
             alive = await client.get("/health")
+            listed_down = await client.get(TODOS, headers=user.headers)
             await asyncio.sleep(max(0.0, DOWN_FOR_SECONDS - (time.monotonic() - stopped_at)))
             restarting_at = time.monotonic()
             await asyncio.to_thread(own_postgres.start)  # returns once it accepts connections
@@ -123,12 +127,17 @@ async def test_a_postgres_restart_under_load_loses_no_created_todo(
             stop.set()
             await asyncio.gather(*workers)
         ready_again = await client.get("/health/ready")
+        listed_again = await client.get(TODOS, headers=user.headers)
 
     # Readiness named the database while it was down; liveness never wavered.
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] != "ok"
     assert alive.status_code == 200
     assert ready_again.status_code == 200, ready_again.text
+    # Reads outside a transaction say the same: 503 while it is down, rows once it is back.
+    assert [response.status_code for response in listed] == [200, 200]
+    assert (listed_down.status_code, listed_down.json()["code"]) == (503, _UNAVAILABLE)
+    assert listed_again.status_code == 200, listed_again.text
 
     # Every answer was a 201 or a 503 database_unavailable: no 500, no dropped connection.
     print(_tally(outcomes), transport_errors[:3])
