@@ -12,24 +12,30 @@ cached per shape of filters, as `app.todos` does): a statement object is planned
 use, so one built per request always runs through SQLAlchemy and its compiled cache.
 
 SQLAlchemy runs everything else: columns of a type whose asyncpg processing depends on the
-column's type code (numerics, JSON, arrays...), and any statement while the engine echoes SQL or
-has cursor listeners (tracing) that must see it. It also runs again any statement the driver
-fails, after the failed connection is dropped, and reports the error (or the outage) the way
-every other query does. `koiki_db_reader_statements_total{path}` counts which way each ran.
+column's type code (numerics, JSON, arrays...), expanding (IN) parameters, a call missing a value
+(SQLAlchemy names it), and every statement while the engine logs SQL, has execute or cursor
+listeners (tracing) or a schema translate map. Errors read as SQLAlchemy's: an error the server
+reports is raised as the same DBAPIError subclass; a connection that breaks mid-statement is
+dropped and the statement runs again through SQLAlchemy, which reports the outage as usual.
+`koiki_db_reader_statements_total{path}` counts which way each statement ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from asyncpg import PostgresError
 from prometheus_client import Counter
 from sqlalchemy import Boolean, Date, DateTime, Integer, String, Time, TypeDecorator
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import MultipleResultsFound
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -39,12 +45,14 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 # Result types whose asyncpg processing does not depend on the column's type code: the processor
 # found when planning is the one SQLAlchemy would use.
 _PLAIN_AFFINITIES = (Integer, String, Boolean, DateTime, Date, Time)
+# SQLAlchemy logs statements here at INFO (echo=True, or logging configured to show them).
+_SQL_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 Processor = Any  # a SQLAlchemy bind or result processor: value -> value
 
 STATEMENTS = Counter(
     "koiki_db_reader_statements_total",
     "Reader statements by how they ran: on the driver, through SQLAlchemy, or through SQLAlchemy"
-    " again after the driver failed (retried)",
+    " again after the driver's connection broke (retried)",
     ["path"],
 )
 ON_DRIVER = STATEMENTS.labels("driver")
@@ -54,10 +62,11 @@ RETRIED = STATEMENTS.labels("retried")
 
 @dataclass(frozen=True, slots=True)
 class _DriverPlan:
+    # Nothing here refers to the statement: a plan must not keep its (weak) key alive.
     sql: str
-    compiled: SQLCompiler
+    required: frozenset[str]  # the values each call must give
+    binds: tuple[tuple[str, Any, Processor | None], ...]  # in $n order: key, default, processor
     columns: tuple[str, ...]
-    binds: tuple[tuple[str, Processor | None], ...]
     results: tuple[tuple[str, Processor], ...]  # the columns SQLAlchemy converts, and how
 
 
@@ -78,14 +87,15 @@ class Reader:
     async def all(
         self, statement: Select[Any], values: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
+        values = values or {}
         plan = self._plan(statement) if self._direct else None
         counter = THROUGH_SQLALCHEMY
-        if plan is not None:
+        if plan is not None and plan.required <= values.keys():
             rows = await self._fetch_direct(plan, values)
             if rows is not None:
                 ON_DRIVER.inc()
                 return rows
-            counter = RETRIED  # and below, SQLAlchemy reports what fails as usual
+            counter = RETRIED  # the connection broke: SQLAlchemy runs it again, reports failures
         counter.inc()
         async with self._autocommit.connect() as connection:
             result = await connection.execute(statement, values)
@@ -102,42 +112,62 @@ class Reader:
 
     async def scalar(self, statement: Select[Any], values: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row, or None without a row."""
-        row = await self.one_or_none(statement, values)
-        return None if row is None else next(iter(row.values()))
+        rows = await self.all(statement, values)
+        return next(iter(rows[0].values())) if rows else None
 
     def _plan(self, statement: Select[Any]) -> _DriverPlan | None:
         engine = self._engine.sync_engine
-        # Echo and cursor listeners (SQL logging, tracing) must see every statement.
+        dispatch = engine.dispatch
+        # SQL logging, execute and cursor listeners (tracing) must see every statement, and a
+        # schema translate map must rewrite it.
         if (
             engine.echo
-            or engine.dispatch.before_cursor_execute
-            or engine.dispatch.after_cursor_execute
+            or _SQL_LOG.isEnabledFor(logging.INFO)
+            or dispatch.before_execute
+            or dispatch.before_cursor_execute
+            or dispatch.after_cursor_execute
+            or "schema_translate_map" in engine.get_execution_options()
         ):
             return None
         plan = self._plans.get(statement)
         if plan is None:
             if statement in self._plans:  # its second use
-                plan = _driver_plan(statement, engine.dialect) or _NOT_DIRECT
+                try:
+                    plan = _driver_plan(statement, engine.dialect) or _NOT_DIRECT
+                except Exception:  # whatever it is, SQLAlchemy will say it
+                    plan = _NOT_DIRECT
             self._plans[statement] = plan
         return plan if isinstance(plan, _DriverPlan) else None
 
     async def _fetch_direct(
-        self, plan: _DriverPlan, values: Mapping[str, Any] | None
+        self, plan: _DriverPlan, values: Mapping[str, Any]
     ) -> list[dict[str, Any]] | None:
-        """The rows, or None when the driver failed the statement (its connection is dropped).
-
-        A missing value, a pool timeout or a failed connect raise here as they do through
-        SQLAlchemy (the same calls raise them): running those again would only wait twice.
-        """
-        bound = plan.compiled.construct_params(values)
+        """The rows; None when the connection broke (it is dropped). A pool timeout, a failed
+        connect and an error the server reports raise as they would through SQLAlchemy."""
         arguments = [
-            bound[name] if process is None else process(bound[name]) for name, process in plan.binds
+            values.get(key, default) if process is None else process(values.get(key, default))
+            for key, default, process in plan.binds
         ]
-        pooled = await self._engine.raw_connection()
+        dialect = self._engine.dialect
         try:
-            records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
+            pooled = await self._engine.raw_connection()
+        except PoolTimeoutError:
+            raise
+        except dialect.loaded_dbapi.Error as error:  # connect refused by the server
+            raise _wrapped(error, None, None, dialect) from error
+        driver = pooled.driver_connection
+        try:
+            records = await driver.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
+        except PostgresError as error:
+            if driver.is_closed():  # type: ignore[union-attr]  # the server ended the session
+                pooled.invalidate()
+                await greenlet_spawn(pooled.close)
+                return None
+            # The server refused the statement; the connection is fine and goes back.
+            await greenlet_spawn(pooled.close)
+            raise _wrapped(_translated(error, dialect), plan.sql, arguments, dialect) from error
         except BaseException as error:
-            # A failed or cancelled fetch leaves the connection in a state nobody should inherit.
+            # A broken or cancelled fetch leaves the connection in a state nobody should inherit.
             pooled.invalidate()
             await asyncio.shield(greenlet_spawn(pooled.close))
             if isinstance(error, Exception):
@@ -151,10 +181,34 @@ class Reader:
         return rows
 
 
-def _plain(type_: TypeEngine[Any]) -> bool:
-    if isinstance(type_, TypeDecorator):
-        return _plain(type_.impl_instance)
-    return isinstance(type_, _PLAIN_AFFINITIES)
+def _translated(error: PostgresError, dialect: Dialect) -> Exception:
+    """`error` as SQLAlchemy's asyncpg adapter raises it (its DBAPI-style exception classes)."""
+    try:
+        AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dialect.loaded_dbapi, error)
+    except Exception as translated:  # it always raises: this is its answer
+        return translated
+    return error  # pragma: no cover - the adapter raises for every error
+
+
+def _wrapped(
+    error: Exception, sql: str | None, arguments: Sequence[Any] | None, dialect: Dialect
+) -> BaseException:
+    """The SQLAlchemy exception (OperationalError, DataError...) its execution path raises."""
+    return DBAPIError.instance(
+        sql,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=dialect.is_disconnect(error, None, None),  # type: ignore[arg-type]
+        dialect=dialect,
+    )
+
+
+def _plain(type_: TypeEngine[Any], dialect: Dialect) -> bool:
+    implementation = type_.dialect_impl(dialect)  # variants and load_dialect_impl resolved
+    if isinstance(implementation, TypeDecorator):
+        return _plain(implementation.impl_instance, dialect)
+    return isinstance(implementation, _PLAIN_AFFINITIES)
 
 
 def _driver_plan(statement: Select[Any], dialect: Dialect) -> _DriverPlan | None:
@@ -167,17 +221,23 @@ def _driver_plan(statement: Select[Any], dialect: Dialect) -> _DriverPlan | None
         or compiled.positiontup is None
     ):
         return None
-    columns = tuple(name for name, _key, _objects, _type in compiled._result_columns)
     types = [type_ for _name, _key, _objects, type_ in compiled._result_columns]
-    if not all(_plain(type_) for type_ in types):
+    if not all(_plain(type_, dialect) for type_ in types):
         return None
+    columns = tuple(name for name, _key, _objects, _type in compiled._result_columns)
     processors = [type_._cached_result_processor(dialect, None) for type_ in types]
     bind_processors = compiled._bind_processors
+    binds = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        if bind.callable is not None:
+            return None  # a value computed per execution
+        binds.append((bind.key, None if bind.required else bind.value, bind_processors.get(name)))
     return _DriverPlan(
         sql=compiled.string,
-        compiled=compiled,
+        required=frozenset(bind.key for bind in compiled.binds.values() if bind.required),
+        binds=tuple(binds),
         columns=columns,
-        binds=tuple((name, bind_processors.get(name)) for name in compiled.positiontup),
         results=tuple(
             (column, process)
             for column, process in zip(columns, processors, strict=True)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Select, bindparam, event, func, insert, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
@@ -26,6 +26,7 @@ from app.todos.models import Todo
 from libkoiki.accounts.models import User
 from libkoiki.db import Reader
 from libkoiki.db.query import contains_pattern, contains_text
+from libkoiki.errors import is_unstorable_value
 from libkoiki.pagination import PageParams, paginate
 
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -103,6 +104,7 @@ async def test_each_use_returns_what_sqlalchemy_returns(
             "due_after": (NOON + timedelta(days=3)).astimezone(timezone(timedelta(hours=9))),
         }),
     ]  # fmt: skip
+    on_driver = count("driver")
     for flags, filters in shapes:
         statement = list_statement(**flags)
         values = {"owner_id": owner_id, **filters}
@@ -110,11 +112,14 @@ async def test_each_use_returns_what_sqlalchemy_returns(
         assert expected[0], flags
         for _ in range(3):  # the first use, the one that plans it, and a planned one
             assert await paginate(reader, statement, page, values) == expected
-    row = await reader.one_or_none(
-        select(Todo.__table__).where(todos.id == bindparam("id")), {"id": expected[0][0]["id"]}
-    )
-    assert row == expected[0][0]
-    assert row["created_at"].tzinfo is UTC
+    by_id = select(Todo.__table__).where(todos.id == bindparam("id"))
+    for _ in range(3):
+        row = await reader.one_or_none(by_id, {"id": expected[0][0]["id"]})
+        assert row == expected[0][0]
+        # Equal aware datetimes may differ in zone; the API writes them as UTC ("Z").
+        assert row["created_at"].tzinfo is UTC
+    driver = migrated_engine.dialect.driver == "asyncpg"
+    assert count("driver") - on_driver == (2 * len(shapes) + 2 if driver else 0)
 
 
 @pytest.mark.postgres_only
@@ -195,7 +200,71 @@ async def test_a_cancelled_read_leaves_the_pool_usable(
         await reader.all(slow, {"owner_id": owner_id, "seconds": 0})
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(reader.all(slow, {"owner_id": owner_id, "seconds": 30}), 0.2)
+    # The cancelled connection was dropped, not handed on half-way through its statement.
+    retried = count("retried")
     assert await reader.scalar(slow, {"owner_id": owner_id, "seconds": 0}) == 30
+    assert count("retried") == retried
+
+
+@pytest.mark.postgres_only
+async def test_a_refused_statement_raises_as_through_sqlalchemy(
+    small_pool: AsyncEngine, owner_id: int
+) -> None:
+    reader = Reader(small_pool)
+    ratio = select(func.count()).where(
+        todos.owner_id == bindparam("owner_id"), todos.id / bindparam("divisor") > 0
+    )
+    backend_pid = select(func.pg_backend_pid())
+    pids, raised = set(), set()
+    retried = count("retried")
+    for _ in range(3):  # through SQLAlchemy, then on the driver
+        assert await reader.scalar(ratio, {"owner_id": owner_id, "divisor": 1}) == 30
+        with pytest.raises(DBAPIError) as refused:
+            await reader.all(ratio, {"owner_id": owner_id, "divisor": 0})
+        raised.add(type(refused.value))
+        assert refused.value.orig.sqlstate == "22012"  # type: ignore[union-attr]
+        assert is_unstorable_value(refused.value)  # what the API answers 422 for
+        pids.add(await reader.scalar(backend_pid))
+    assert len(raised) == 1  # the same exception class either way
+    # The connection stays: an error the server reports does not break it.
+    assert len(pids) == 1
+    assert count("retried") == retried
+
+
+@pytest.mark.postgres_only
+async def test_a_connect_the_server_refuses_is_a_database_outage(
+    small_pool: AsyncEngine, owner_id: int
+) -> None:
+    role = "koiki_reader_limited"
+    async with small_pool.connect() as admin:
+        await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await admin.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
+        await admin.commit()
+    engine = create_async_engine(small_pool.url.set(username=role), pool_size=1, max_overflow=0)
+    try:
+        reader = Reader(engine)
+        statement = list_statement()
+        for _ in range(2):
+            assert len(await reader.all(statement, {"owner_id": owner_id})) == 30
+        await engine.dispose()  # the next read connects again...
+        async with small_pool.connect() as admin:  # ...as a role that may not log in any more
+            await admin.execute(text(f"ALTER ROLE {role} NOLOGIN"))
+            await admin.commit()
+        with pytest.raises(DBAPIError) as refused:
+            await reader.all(statement, {"owner_id": owner_id})
+        assert refused.value.orig.sqlstate == "28000"  # type: ignore[union-attr]
+    finally:
+        await engine.dispose()
+        async with small_pool.connect() as admin:
+            await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+            await admin.commit()
+
+
+async def test_bind_names_sqlalchemy_escapes(migrated_engine: AsyncEngine, owner_id: int) -> None:
+    reader = Reader(migrated_engine)
+    statement = select(todos.id).where(todos.owner_id == bindparam("owner.id"))
+    for _ in range(3):
+        assert len(await reader.all(statement, {"owner.id": owner_id})) == 30
 
 
 async def test_a_full_pool_or_a_missing_value_fails_once(database_url: str, owner_id: int) -> None:
@@ -207,7 +276,7 @@ async def test_a_full_pool_or_a_missing_value_fails_once(database_url: str, owne
         for _ in range(2):
             await reader.all(statement, {"owner_id": owner_id})
         retried = count("retried")
-        with pytest.raises(SQLAlchemyError, match="owner_id"):
+        with pytest.raises(StatementError, match="owner_id"):
             await reader.all(statement, {})
         async with engine.connect() as holder:
             await holder.execute(select(1))
