@@ -84,12 +84,17 @@ def document_query_models(app: FastAPI, document: dict[str, Any]) -> dict[str, A
     for route in iter_route_contexts(app.routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
-        for model in _query_models(route.dependant):
+        for model in dict.fromkeys(_query_models(route.dependant)):  # once each, in order
             parameters, definitions = query_parameters(model)
-            schemas.update(definitions)
+            for name, definition in definitions.items():
+                schemas.setdefault(name, definition)
             for method in route.methods or ():
-                operation = document["paths"][route.path_format][method.lower()]
-                operation.setdefault("parameters", []).extend(parameters)
+                operation = document["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                listed = operation.setdefault("parameters", [])
+                known = {(parameter["name"], parameter["in"]) for parameter in listed}
+                listed += [p for p in parameters if (p["name"], p["in"]) not in known]
                 operation.setdefault("responses", {}).setdefault("422", error_response_object(422))
     return document
 
