@@ -7,13 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from app.todos import service
-from app.todos.schemas import TodoCreate, TodoFilters, TodoRead, TodoReplace, TodoUpdate
+from app.todos.schemas import (
+    TodoCreate,
+    TodoListQuery,
+    TodoRead,
+    TodoReplace,
+    TodoUpdate,
+)
 from libkoiki.auth.dependencies import CurrentPrincipal
 from libkoiki.db import ReaderDep, SessionDep
 from libkoiki.errors import error_responses
 from libkoiki.fields import RowIdPath
 from libkoiki.http.query import query_model
-from libkoiki.pagination import Page, PageParamsDep
+from libkoiki.pagination import Page
 from libkoiki.ratelimit import rate_limit
 
 # 401, 413, 422, 429 and 503 are documented for every route by libkoiki.openapi.
@@ -33,15 +39,14 @@ async def create_todo(data: TodoCreate, caller: CurrentPrincipal, session: Sessi
 
 @router.get("", summary="List your todos", responses=error_responses(403))
 async def list_todos(
-    filters: Annotated[TodoFilters, query_model(TodoFilters)],
-    page: PageParamsDep,
+    query: Annotated[TodoListQuery, query_model(TodoListQuery)],
     caller: CurrentPrincipal,
     reader: ReaderDep,
 ) -> TodoPage:
-    todos, total = await service.list_todos(reader, caller, filters, page)
+    todos, total = await service.list_todos(reader, caller, query)
     # One validation of the whole page (the rows are dicts), not one call per row.
     return TodoPage.model_validate(
-        {"items": todos, "total": total, "skip": page.skip, "limit": page.limit}
+        {"items": todos, "total": total, "skip": query.skip, "limit": query.limit}
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import (
 
 from app.todos.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from libkoiki.fields import NoNul, RowId, UTCDateTime
+from libkoiki.pagination import PageParams
 
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH), NoNul
@@ -74,3 +75,7 @@ class TodoFilters(BaseModel):
     due_after: UTCDateTime | None = None
     owner_id: RowId | None = None
     sort: TodoSort = "-created_at"
+
+
+class TodoListQuery(PageParams, TodoFilters):
+    """`GET /todos`'s query string, filters then page, read in one validation."""

@@ -9,12 +9,19 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.todos.models import Todo
-from app.todos.schemas import TodoCreate, TodoFilters, TodoReplace, TodoSort, TodoUpdate
+from app.todos.schemas import (
+    TodoCreate,
+    TodoFilters,
+    TodoListQuery,
+    TodoReplace,
+    TodoSort,
+    TodoUpdate,
+)
 from libkoiki.auth.principals import Principal
 from libkoiki.db import Reader
 from libkoiki.db.query import contains_pattern, contains_text
 from libkoiki.errors import AppError, NotFoundError
-from libkoiki.pagination import PageParams, paginate
+from libkoiki.pagination import paginate
 
 READ_ALL_PERMISSION = "todos:read_all"
 
@@ -65,24 +72,24 @@ def _owner_to_list(caller: Principal, filters: TodoFilters) -> int:
 
 
 async def list_todos(
-    reader: Reader, caller: Principal, filters: TodoFilters, page: PageParams
+    reader: Reader, caller: Principal, query: TodoListQuery
 ) -> tuple[list[dict[str, Any]], int]:
     statement = _list_query(
-        filters.sort,
-        completed=filters.is_completed is not None,
-        search=bool(filters.q),
-        due_before=filters.due_before is not None,
-        due_after=filters.due_after is not None,
+        query.sort,
+        completed=query.is_completed is not None,
+        search=bool(query.q),
+        due_before=query.due_before is not None,
+        due_after=query.due_after is not None,
     )
     values = {
-        "owner_id": _owner_to_list(caller, filters),
-        "is_completed": filters.is_completed,
-        "q": contains_pattern(filters.q) if filters.q else None,
-        "due_before": filters.due_before,
-        "due_after": filters.due_after,
+        "owner_id": _owner_to_list(caller, query),
+        "is_completed": query.is_completed,
+        "q": contains_pattern(query.q) if query.q else None,
+        "due_before": query.due_before,
+        "due_after": query.due_after,
     }
     bound = {name: value for name, value in values.items() if value is not None}
-    return await paginate(reader, statement, page, bound)
+    return await paginate(reader, statement, query, bound)
 
 
 async def get_todo(reader: Reader, caller: Principal, todo_id: int) -> dict[str, Any]:
