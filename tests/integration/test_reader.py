@@ -232,7 +232,7 @@ async def test_a_refused_statement_raises_as_through_sqlalchemy(
 
 
 @pytest.mark.postgres_only
-async def test_a_connect_the_server_refuses_is_a_database_outage(
+async def test_a_connect_the_server_refuses_raises_as_through_sqlalchemy(
     small_pool: AsyncEngine, owner_id: int
 ) -> None:
     role = "koiki_reader_limited"
@@ -250,6 +250,8 @@ async def test_a_connect_the_server_refuses_is_a_database_outage(
         async with small_pool.connect() as admin:  # ...as a role that may not log in any more
             await admin.execute(text(f"ALTER ROLE {role} NOLOGIN"))
             await admin.commit()
+        # SQLAlchemy's exception with the server's sqlstate, which the API's error handlers
+        # classify (57P03 "starting up", 53300 "too many connections" are 503s).
         with pytest.raises(DBAPIError) as refused:
             await reader.all(statement, {"owner_id": owner_id})
         assert refused.value.orig.sqlstate == "28000"  # type: ignore[union-attr]
