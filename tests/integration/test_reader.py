@@ -11,13 +11,14 @@ are expected.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import Select, bindparam, event, func, insert, select, text
+from sqlalchemy import Integer, Select, bindparam, event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -233,33 +234,30 @@ async def test_a_refused_statement_raises_as_through_sqlalchemy(
 
 @pytest.mark.postgres_only
 async def test_a_connect_the_server_refuses_raises_as_through_sqlalchemy(
-    small_pool: AsyncEngine, owner_id: int
+    small_pool: AsyncEngine,
 ) -> None:
-    role = "koiki_reader_limited"
-    async with small_pool.connect() as admin:
-        await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
-        await admin.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
-        await admin.commit()
-    engine = create_async_engine(small_pool.url.set(username=role), pool_size=1, max_overflow=0)
+    scratch = f"koiki_reader_gone_{os.getpid()}"
+    admin = small_pool.execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{scratch}"'))
+    engine = create_async_engine(small_pool.url.set(database=scratch), pool_size=1)
     try:
         reader = Reader(engine)
-        statement = list_statement()
-        for _ in range(2):
-            assert len(await reader.all(statement, {"owner_id": owner_id})) == 30
-        await engine.dispose()  # the next read connects again...
-        async with small_pool.connect() as admin:  # ...as a role that may not log in any more
-            await admin.execute(text(f"ALTER ROLE {role} NOLOGIN"))
-            await admin.commit()
+        doubled = select(func.abs(bindparam("n", type_=Integer)) * 2)
+        for _ in range(2):  # through SQLAlchemy, then planned
+            assert await reader.scalar(doubled, {"n": -21}) == 42
+        await engine.dispose()  # the next read connects again, to a database that is gone
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{scratch}" WITH (FORCE)'))
         # SQLAlchemy's exception with the server's sqlstate, which the API's error handlers
         # classify (57P03 "starting up", 53300 "too many connections" are 503s).
         with pytest.raises(DBAPIError) as refused:
-            await reader.all(statement, {"owner_id": owner_id})
-        assert refused.value.orig.sqlstate == "28000"  # type: ignore[union-attr]
+            await reader.all(doubled, {"n": 1})
+        assert refused.value.orig.sqlstate == "3D000"  # type: ignore[union-attr]
     finally:
         await engine.dispose()
-        async with small_pool.connect() as admin:
-            await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
-            await admin.commit()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
 
 
 async def test_bind_names_sqlalchemy_escapes(migrated_engine: AsyncEngine, owner_id: int) -> None:
