@@ -35,7 +35,6 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, String, Time, TypeDecor
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -150,24 +149,19 @@ class Reader:
         ]
         dialect = self._engine.dialect
         try:
-            pooled = await self._engine.raw_connection()
-        except PoolTimeoutError:
-            raise
+            pooled = await self._engine.raw_connection()  # a pool timeout raises as it is
         except dialect.loaded_dbapi.Error as error:  # connect refused by the server
             raise _wrapped(error, None, None, dialect) from error
         driver = pooled.driver_connection
         try:
             records = await driver.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
-        except PostgresError as error:
-            if driver.is_closed():  # type: ignore[union-attr]  # the server ended the session
-                pooled.invalidate()
-                await greenlet_spawn(pooled.close)
-                return None
-            # The server refused the statement; the connection is fine and goes back.
-            await greenlet_spawn(pooled.close)
-            raise _wrapped(_translated(error, dialect), plan.sql, arguments, dialect) from error
         except BaseException as error:
-            # A broken or cancelled fetch leaves the connection in a state nobody should inherit.
+            if isinstance(error, PostgresError) and not driver.is_closed():  # type: ignore[union-attr]
+                # The server refused the statement; the connection is fine and goes back.
+                await greenlet_spawn(pooled.close)
+                raise _wrapped(_translated(error, dialect), plan.sql, arguments, dialect) from error
+            # A broken (or server-ended) or cancelled fetch leaves the connection in a state
+            # nobody should inherit.
             pooled.invalidate()
             await asyncio.shield(greenlet_spawn(pooled.close))
             if isinstance(error, Exception):
