@@ -56,13 +56,10 @@ def bearer_claims(scope: Scope, settings: Settings) -> AccessClaims | None:
         return None
 
 
-def user_key(claims: AccessClaims) -> str:
-    return f"user:{claims.user_id}"
+def client_identity(scope: Scope, claims: AccessClaims | None) -> str:
+    """The user a valid bearer token names, else the client's address."""
+    return ip_identity(scope) if claims is None else f"user:{claims.user_id}"
 
 
 def identity(scope: Scope, settings: Settings, per: Per = "client") -> str:
-    if per != "ip":
-        claims = bearer_claims(scope, settings)
-        if claims is not None:
-            return user_key(claims)
-    return ip_identity(scope)
+    return client_identity(scope, None if per == "ip" else bearer_claims(scope, settings))

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from libkoiki.auth.principals import STAMP_STATE, SecurityStamps
 from libkoiki.config import Settings
 from libkoiki.errors import AppError, error_response
-from libkoiki.ratelimit.identity import bearer_claims, ip_identity, user_key
+from libkoiki.ratelimit.identity import bearer_claims, client_identity
 from libkoiki.ratelimit.limiter import (
     LIMITED,
     RateLimiter,
@@ -64,7 +64,7 @@ class RateLimitMiddleware:
         if path.startswith(self.path_prefix):
             item = self.limiter.default
             claims = bearer_claims(scope, self.settings)
-            key = ip_identity(scope) if claims is None else user_key(claims)
+            key = client_identity(scope, claims)  # the claims serve the stamps too
             stamp_keys = (
                 self.stamps.keys(claims.user_id)
                 if self.stamps is not None and claims is not None
