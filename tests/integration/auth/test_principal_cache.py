@@ -141,6 +141,8 @@ async def test_permissions_granted_and_withdrawn_elsewhere_apply_at_once(
     admin = await make_superuser(client, db_session)
     auditor, owner = await register_and_login(client), await register_and_login(client)
     others = {"owner_id": owner.id}
+    created = await client.post(TODOS, json={"title": "the owner's"}, headers=owner.headers)
+    assert created.status_code == 201, created.text
     assert (await replica_b.get(TODOS, params=others, headers=auditor.headers)).status_code == 403
     await _warm(replica_b, auditor)
 
@@ -155,7 +157,9 @@ async def test_permissions_granted_and_withdrawn_elsewhere_apply_at_once(
         f"{USERS}/{auditor.id}", json={"roles": ["user", "auditors"]}, headers=admin.headers
     )
     assert granted.status_code == 200, granted.text
-    assert (await replica_b.get(TODOS, params=others, headers=auditor.headers)).status_code == 200
+    listed = await replica_b.get(TODOS, params=others, headers=auditor.headers)
+    assert listed.status_code == 200, listed.text
+    assert [todo["id"] for todo in listed.json()["items"]] == [created.json()["id"]]
 
     # The role loses the permission: a change to a role, seen by every member at once.
     emptied = await client.put(
