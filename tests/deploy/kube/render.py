@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,20 @@ def build(tree: Path, overlay: str) -> Rendered:
     )
     assert result.returncode == 0, f"kubectl kustomize {overlay} failed:\n{result.stderr}"
     return Rendered(overlay, [doc for doc in yaml.safe_load_all(result.stdout) if doc])
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.deploy.kube.render OVERLAY`: the built YAML, with the example secrets."""
+    if len(argv) != 1 or argv[0] not in OVERLAYS:
+        print(f"usage: python -m tests.deploy.kube.render {{{','.join(OVERLAYS)}}}")
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            [kubectl(), "kustomize", str(scratch_tree(Path(scratch)) / "overlays" / argv[0])],
+            check=False,
+        )
+    return result.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
