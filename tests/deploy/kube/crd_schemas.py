@@ -112,7 +112,9 @@ def _validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
     schema.setdefault("properties", {})["metadata"] = {"type": "object"}
     schema["properties"].setdefault("apiVersion", {"type": "string"})
     schema["properties"].setdefault("kind", {"type": "string"})
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    validator_class = jsonschema.validators.validator_for(
+        schema, default=jsonschema.Draft7Validator
+    )
     return validator_class(schema)
 
 

@@ -37,9 +37,7 @@ def kubectl() -> str:
     ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise FileNotFoundError(
-        "kubectl not found: .ci/deploy-checks.sh installs it (or set KUBECTL)"
-    )
+    raise FileNotFoundError("kubectl not found: .ci/deploy-checks.sh installs it (or set KUBECTL)")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from libkoiki.config import Settings
-from tests.deploy.kube.render import ROOT, KUBERNETES, Rendered
+from tests.deploy.kube.render import KUBERNETES, ROOT, Rendered
 from tests.deploy.kube.workloads import OPERATOR_SECRETS, container, environment
 
 # .env.example's variables that have no meaning on Kubernetes, and what replaces them.
@@ -71,16 +71,20 @@ def test_every_variable_of_env_example_has_a_kubernetes_home(overlay: Rendered) 
 
 
 @pytest.mark.parametrize("name", ["staging", "production", "production-managed"])
-def test_the_pods_settings_validate_with_real_secrets(rendered: dict[str, Rendered], name: str) -> None:
+def test_the_pods_settings_validate_with_real_secrets(
+    rendered: dict[str, Rendered], name: str
+) -> None:
     overlay = rendered[name]
     env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"), STRONG)
     settings = _settings(env)
     assert settings.app_env == ("staging" if name == "staging" else "production")
     assert settings.database_url.startswith("postgresql+asyncpg://")
-    assert settings.rate_limit_strategy == "redis" and settings.redis_url
+    assert settings.rate_limit_strategy == "redis"
+    assert settings.redis_url
     # One setting decides whose X-Forwarded-For is believed: uvicorn's and the app's agree.
     assert env["FORWARDED_ALLOW_IPS"] == env["TRUSTED_PROXIES"]
-    assert "*" not in settings.trusted_hosts and "*" not in settings.cors_origins
+    assert "*" not in settings.trusted_hosts
+    assert "*" not in settings.cors_origins
 
 
 @pytest.mark.parametrize("name", ["production", "production-managed"])
@@ -99,7 +103,8 @@ def test_hosts_origins_and_tls_agree(overlay: Rendered) -> None:
     api = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
     frontend = environment(overlay, container(overlay, "Deployment", "koiki-frontend", "frontend"))
     origin = f"https://{host}"
-    assert api["CORS_ORIGINS"] == origin and api["FRONTEND_URL"] == origin
+    assert api["CORS_ORIGINS"] == origin
+    assert api["FRONTEND_URL"] == origin
     assert frontend["APP_ORIGIN"] == origin
     # The frontend's server calls the API by its Service; the API accepts that Host.
     base = urlsplit(frontend["NEXT_PUBLIC_API_BASE_URL"])
@@ -137,9 +142,10 @@ def test_in_cluster_urls_name_the_operators_services(rendered: dict[str, Rendere
         assert hosts == [f"{stateful}-{i}.{stateful}-headless:26379" for i in range(size)]
         group = sentinel["spec"]["redisSentinelConfig"]["masterGroupName"]
         assert url.rsplit("/", 2)[1:] == [group, "0"]
-        assert sentinel["spec"]["redisSentinelConfig"]["redisReplicationName"] == overlay.one(
-            "RedisReplication", "koiki-redis"
-        )["metadata"]["name"]
+        assert (
+            sentinel["spec"]["redisSentinelConfig"]["redisReplicationName"]
+            == overlay.one("RedisReplication", "koiki-redis")["metadata"]["name"]
+        )
         assert env["REDIS_SENTINEL_PASSWORD"] == STRONG["koiki-secrets"]["REDIS_PASSWORD"]
 
 
@@ -156,17 +162,23 @@ def test_postgresql_matches_the_images_pg_dump_and_the_pools(rendered: dict[str,
         pods = overlay.one("HorizontalPodAutoscaler", "koiki-api")["spec"]["maxReplicas"]
         # maxSurge pods during a rollout, one connection per job and migration, PostgreSQL's own
         # reserved slots (superuser, replication).
-        surge = overlay.one("Deployment", "koiki-api")["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        surge = overlay.one("Deployment", "koiki-api")["spec"]["strategy"]["rollingUpdate"][
+            "maxSurge"
+        ]
         needed = (pods + surge) * pool + 3 + 10 + 10
         assert needed <= int(cluster["postgresql"]["parameters"]["max_connections"]), needed
-        assert cluster["instances"] >= 2 and cluster["affinity"]["enablePodAntiAffinity"]
+        assert cluster["instances"] >= 2
+        assert cluster["affinity"]["enablePodAntiAffinity"]
         backups = overlay.all("ScheduledBackup")
         assert [b["spec"]["cluster"]["name"] for b in backups] == ["koiki-db"]
 
 
 def test_the_example_secret_files_hold_placeholders_only() -> None:
     """Nothing real is committed: every value is empty or one the app (or a reader) sees as fake."""
-    for path in [KUBERNETES / "base" / "secrets.example.env", *KUBERNETES.glob("overlays/*/*.example.env")]:
+    for path in [
+        KUBERNETES / "base" / "secrets.example.env",
+        *KUBERNETES.glob("overlays/*/*.example.env"),
+    ]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line or line.startswith("#"):
                 continue

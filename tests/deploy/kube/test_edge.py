@@ -58,7 +58,9 @@ def test_the_ingress_timeouts_and_retries_are_nginx_confs(overlay: Rendered) -> 
     annotations = overlay.one("Ingress", "koiki")["metadata"]["annotations"]
     for name in ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout"):
         assert annotations[ANNOTATION + name.replace("_", "-")] + "s" == _nginx_directive(name)
-    assert annotations[ANNOTATION + "proxy-next-upstream"] == _nginx_directive("proxy_next_upstream")
+    assert annotations[ANNOTATION + "proxy-next-upstream"] == _nginx_directive(
+        "proxy_next_upstream"
+    )
     assert annotations[ANNOTATION + "proxy-next-upstream-tries"] == _nginx_directive(
         "proxy_next_upstream_tries"
     )
@@ -73,8 +75,14 @@ def test_the_ingress_routes_as_nginx_conf_does(overlay: Rendered) -> None:
     routes = {path["path"]: path["backend"]["service"]["name"] for path in rule["http"]["paths"]}
     api_paths = {path for path, service in routes.items() if service == "koiki-api"}
     assert api_paths == {
-        "/api/v1/", "/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc",
-        "/openapi.json", "/docs-assets/",
+        "/api/v1/",
+        "/health",
+        "/health/ready",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/docs-assets/",
     }
     assert routes["/"] == "koiki-frontend"
     # /metrics is never routed to the API from outside (nginx.conf answers it 404).
@@ -85,15 +93,18 @@ def test_the_ingress_routes_as_nginx_conf_does(overlay: Rendered) -> None:
 
 async def test_the_probe_paths_are_served_by_the_app(client: httpx.AsyncClient) -> None:
     live = await client.get("/health")
-    assert live.status_code == 200 and live.json()["status"] == "healthy"
+    assert live.status_code == 200
+    assert live.json()["status"] == "healthy"
     ready = await client.get("/health/ready")
-    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
 
 
 def test_every_pod_is_behind_a_network_policy(overlay: Rendered) -> None:
     policies = overlay.all("NetworkPolicy")
     deny = [p for p in policies if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]]
-    assert len(deny) == 1 and deny[0]["spec"]["policyTypes"] == ["Ingress"]
+    assert len(deny) == 1
+    assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
 
 
 def _peers(overlay: Rendered, labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -119,7 +130,9 @@ def _namespaces(peers: list[dict[str, Any]]) -> set[str]:
     }
 
 
-def test_the_api_is_reached_only_from_the_ingress_the_frontend_and_prometheus(overlay: Rendered) -> None:
+def test_the_api_is_reached_only_from_the_ingress_the_frontend_and_prometheus(
+    overlay: Rendered,
+) -> None:
     peers = _peers(overlay, _pod_labels(overlay, "api"))
     assert _in_namespace(peers) == [
         {"app.kubernetes.io/name": "koiki", "app.kubernetes.io/component": "frontend"}
@@ -127,12 +140,14 @@ def test_the_api_is_reached_only_from_the_ingress_the_frontend_and_prometheus(ov
     assert _selects({"matchLabels": _in_namespace(peers)[0]}, _pod_labels(overlay, "frontend"))
     assert _namespaces(peers) == {"ingress-nginx", "monitoring"}
     frontend_peers = _peers(overlay, _pod_labels(overlay, "frontend"))
-    assert _namespaces(frontend_peers) == {"ingress-nginx"} and not _in_namespace(frontend_peers)
+    assert _namespaces(frontend_peers) == {"ingress-nginx"}
+    assert not _in_namespace(frontend_peers)
 
 
 def test_the_data_tier_is_reached_only_from_the_api_and_the_jobs(overlay: Rendered) -> None:
     if overlay.overlay == "production-managed":
-        assert not overlay.all("Cluster") and not overlay.all("RedisReplication")
+        assert not overlay.all("Cluster")
+        assert not overlay.all("RedisReplication")
         return
     callers = [_pod_labels(overlay, "api"), _pod_labels(overlay, "ops")]
     database_pods = {"cnpg.io/cluster": overlay.one("Cluster", "koiki-db")["metadata"]["name"]}
@@ -144,7 +159,9 @@ def test_the_data_tier_is_reached_only_from_the_api_and_the_jobs(overlay: Render
         for allowed in _in_namespace(peers):
             admitted = [labels for labels in callers if _selects({"matchLabels": allowed}, labels)]
             assert admitted or allowed.items() <= pods.items(), (pods, allowed)
-        assert all(any(_selects({"matchLabels": a}, c) for a in _in_namespace(peers)) for c in callers)
+        assert all(
+            any(_selects({"matchLabels": a}, c) for a in _in_namespace(peers)) for c in callers
+        )
         assert _namespaces(peers) == {operator, "monitoring"}
         # The frontend never reaches the data.
         frontend = _pod_labels(overlay, "frontend")
@@ -157,16 +174,23 @@ def test_disruption_budgets_fit_the_autoscalers(overlay: Rendered) -> None:
         name = budget["metadata"]["name"]
         deployment = overlay.one("Deployment", name)
         assert "replicas" not in deployment["spec"], f"{name}: the autoscaler owns the count"
-        assert _selects(budget["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+        assert _selects(
+            budget["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"]
+        )
         autoscaler = overlay.one("HorizontalPodAutoscaler", name)["spec"]
-        assert autoscaler["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert autoscaler["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
         assert autoscaler["minReplicas"] <= autoscaler["maxReplicas"]
         if "minAvailable" in budget["spec"]:
             assert 1 <= budget["spec"]["minAvailable"] < autoscaler["minReplicas"], name
         else:
             assert budget["spec"]["maxUnavailable"] >= 1, name
         strategy = deployment["spec"]["strategy"]["rollingUpdate"]
-        assert strategy["maxUnavailable"] == 0 and strategy["maxSurge"] >= 1
+        assert strategy["maxUnavailable"] == 0
+        assert strategy["maxSurge"] >= 1
 
 
 def test_prometheus_scrapes_the_api_pods_and_every_alert_has_a_runbook(overlay: Rendered) -> None:
@@ -182,13 +206,19 @@ def test_prometheus_scrapes_the_api_pods_and_every_alert_has_a_runbook(overlay: 
     assert credentials["key"] in secret_keys
     docs = (ROOT / "docs" / "kubernetes.md").read_text(encoding="utf-8")
     anchors = {f"#{a}" for a in re.findall(r'<a id="([a-z0-9-]+)"></a>', docs)}
-    rules = [r for g in overlay.one("PrometheusRule", "koiki-kubernetes")["spec"]["groups"] for r in g["rules"]]
+    rules = [
+        r
+        for g in overlay.one("PrometheusRule", "koiki-kubernetes")["spec"]["groups"]
+        for r in g["rules"]
+    ]
     assert len(rules) >= 5
     for rule in rules:
         assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
-        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["summary"]
+        assert rule["annotations"]["description"]
         link = rule["annotations"]["runbook_url"]
-        assert link.startswith("docs/kubernetes.md#") and link.removeprefix("docs/kubernetes.md") in anchors
+        assert link.startswith("docs/kubernetes.md#")
+        assert link.removeprefix("docs/kubernetes.md") in anchors
 
 
 def test_pods_fit_the_namespaces_pod_security_level(overlay: Rendered) -> None:
@@ -198,5 +228,7 @@ def test_pods_fit_the_namespaces_pod_security_level(overlay: Rendered) -> None:
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     for workload in workloads(overlay):
         spec = pod_spec(workload)
-        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
+        assert not spec.get("hostNetwork")
+        assert not spec.get("hostPID")
+        assert not spec.get("hostIPC")
         assert all("hostPath" not in volume for volume in spec.get("volumes", []))

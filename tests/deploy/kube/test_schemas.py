@@ -54,6 +54,7 @@ def test_every_stored_crd_schema_names_its_source() -> None:
         source = entry["source"]
         assert source["repository"].count("/") == 1, (kind, source)
         assert source["tag"].startswith("v"), (kind, source)
-        assert len(source["commit"]) == 40 and len(source["sha256"]) == 64, (kind, source)
+        assert len(source["commit"]) == 40, (kind, source)
+        assert len(source["sha256"]) == 64, (kind, source)
         assert source["path"].endswith(".yaml"), (kind, source)
         assert entry["openAPIV3Schema"]["type"] == "object", (api_version, kind)

@@ -32,7 +32,9 @@ def workloads(rendered: Rendered) -> list[dict[str, Any]]:
     return [d for d in rendered.documents if d["kind"] in ("Deployment", "CronJob", "Job")]
 
 
-def containers(rendered: Rendered) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+def containers(
+    rendered: Rendered,
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """(workload, pod spec, container) for every init and regular container."""
     for workload in workloads(rendered):
         spec = pod_spec(workload)
@@ -42,7 +44,11 @@ def containers(rendered: Rendered) -> Iterator[tuple[dict[str, Any], dict[str, A
 
 def container(rendered: Rendered, kind: str, name: str, container_name: str) -> dict[str, Any]:
     spec = pod_spec(rendered.one(kind, name))
-    found = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == container_name]
+    found = [
+        c
+        for c in spec.get("initContainers", []) + spec["containers"]
+        if c["name"] == container_name
+    ]
     assert len(found) == 1, (kind, name, container_name)
     return found[0]
 
