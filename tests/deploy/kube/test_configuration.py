@@ -31,6 +31,8 @@ COMPOSE_ONLY = {
     "KOIKI_FRONTEND_IMAGE": "the overlay's images: list",
     "PUBLIC_ORIGIN": "the frontend's APP_ORIGIN (ConfigMap koiki-frontend-config)",
 }
+# Settings the image carries itself; an environment must not override them.
+IMAGE_SETTINGS = {"BUILD_COMMIT"}
 STRONG = {
     "koiki-secrets": {
         "SECRET_KEY": "k8s-test-secret-key-9f8e7d6c5b4a39281706f5e4d3c2b1a0",
@@ -54,7 +56,12 @@ def _settings(env: dict[str, str]) -> Settings:
 
 def test_every_setting_the_app_reads_is_set_for_the_api(overlay: Rendered) -> None:
     env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
-    missing = sorted(name.upper() for name in Settings.model_fields if name.upper() not in env)
+    missing = sorted(
+        name.upper()
+        for name in Settings.model_fields
+        if name.upper() not in env and name.upper() not in IMAGE_SETTINGS
+    )
+    assert not IMAGE_SETTINGS & set(env), "the image's own settings are overridden"
     assert not missing, f"{overlay.overlay}: set these in base/config.env or a Secret: {missing}"
 
 
