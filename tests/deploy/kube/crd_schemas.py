@@ -1,20 +1,28 @@
-"""The custom resources' schemas, kept in deploy/kubernetes/schemas/ as the operators publish them.
+"""The CloudNativePG and redis-operator kinds against their operators' CRD schemas.
 
-Each file holds one kind's `openAPIV3Schema`, taken from the operator's CRD at a named release,
-without its `description` texts and its `status` (they are most of the bytes, and never
-validated), beside the source: repository, tag, commit, path and the SHA-256 of the CRD file.
-Refresh them after an operator upgrade, from a checkout of each repository at the new tag:
+Those schemas are the operators' published data: they are never committed to this repository.
+They are read from the directory KOIKI_CRD_SCHEMA_DIR (relative to the repository's root), by
+default `../shared/kubernetes/crd-schemas/` (CI finds its copy of shared/ beside the clone). When
+it is absent, the check cannot run and says so; the hand-written rules of operator_policy.py
+still run.
+
+This module also writes that directory, from a checkout of each operator at the release the
+manifests target (docs/kubernetes.md, "What was validated offline"):
 
     python -m tests.deploy.kube.crd_schemas CHECKOUT TAG COMMIT REPOSITORY PATH [PATH ...]
 
-Validation is as strict as `kubectl apply --validate=strict` on a real API server: an unknown
-field is an error, not silently pruned.
+into KOIKI_CRD_SCHEMA_DIR when set, else the default directory (created if needed). Each file
+holds one kind's `openAPIV3Schema` without its `description` texts and its `status` (most of the
+bytes, and never validated), beside the source: repository, tag, commit, path and the SHA-256 of
+the CRD file. Validation is as strict as `kubectl apply --validate=strict` on a
+real API server: an unknown field is an error, not silently pruned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -23,7 +31,41 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "deploy" / "kubernetes" / "schemas"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_SCHEMA_DIR = ROOT.parent / "shared" / "kubernetes" / "crd-schemas"
+# The kinds the manifests use and no registry package describes, by the file each is stored in.
+REQUIRED = {
+    ("postgresql.cnpg.io/v1", "Cluster"): "cluster_postgresql.cnpg.io_v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "scheduledbackup_postgresql.cnpg.io_v1.json",
+    ("redis.redis.opstreelabs.in/v1beta2", "RedisReplication"): (
+        "redisreplication_redis.redis.opstreelabs.in_v1beta2.json"
+    ),
+    ("redis.redis.opstreelabs.in/v1beta2", "RedisSentinel"): (
+        "redissentinel_redis.redis.opstreelabs.in_v1beta2.json"
+    ),
+}
+KINDS = frozenset(REQUIRED)
+
+
+def schema_dir() -> Path:
+    """KOIKI_CRD_SCHEMA_DIR (relative to the repository's root), else DEFAULT_SCHEMA_DIR."""
+    configured = os.environ.get("KOIKI_CRD_SCHEMA_DIR")
+    return (ROOT / configured).resolve() if configured else DEFAULT_SCHEMA_DIR.resolve()
+
+
+def missing_reason(directory: Path | None = None) -> str | None:
+    """Why the CRD check cannot run (the directory is absent), or None when it can."""
+    directory = directory or schema_dir()
+    if directory.is_dir():
+        return None
+    return (
+        f"the CloudNativePG and redis-operator CRD schemas are not on this machine: "
+        f"{directory} does not exist. They are the operators' published data and are never "
+        f"committed; place {', '.join(sorted(REQUIRED.values()))} there (or point "
+        f"KOIKI_CRD_SCHEMA_DIR at a directory holding them), written by "
+        f"`python -m tests.deploy.kube.crd_schemas` from checkouts of cloudnative-pg v1.30.0 and "
+        f"redis-operator v0.26.0 (docs/kubernetes.md, 'What was validated offline')"
+    )
 
 
 def _strip(node: Any) -> Any:
@@ -69,7 +111,9 @@ def _file_name(entry: dict[str, Any]) -> str:
     return f"{entry['kind'].lower()}_{group_version}.json"
 
 
-def write(entries: list[dict[str, Any]], directory: Path = SCHEMA_DIR) -> list[Path]:
+def write(entries: list[dict[str, Any]], directory: Path | None = None) -> list[Path]:
+    directory = directory or schema_dir()
+    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for entry in entries:
         path = directory / _file_name(entry)
@@ -95,19 +139,26 @@ def _strict(node: Any) -> Any:
     return node
 
 
-@cache
 def schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> the stored entry."""
+    """(apiVersion, kind) -> the stored entry, from schema_dir() (empty when it is absent)."""
+    return _read(schema_dir())
+
+
+@cache
+def _read(directory: Path) -> dict[tuple[str, str], dict[str, Any]]:
     found = {}
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
+    for path in sorted(directory.glob("*.json")):
         entry = json.loads(path.read_text(encoding="utf-8"))
         found[(entry["apiVersion"], entry["kind"])] = entry
     return found
 
 
 @cache
-def _validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    schema = _strict(schemas()[(api_version, kind)]["openAPIV3Schema"])
+def _validator(directory: Path, api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    stored = _read(directory)
+    if (api_version, kind) not in stored:
+        raise LookupError(f"no schema of {kind} {api_version} in {directory}")
+    schema = _strict(stored[(api_version, kind)]["openAPIV3Schema"])
     # metadata is the API server's (ObjectMeta), typed loosely in every CRD.
     schema.setdefault("properties", {})["metadata"] = {"type": "object"}
     schema["properties"].setdefault("apiVersion", {"type": "string"})
@@ -120,7 +171,7 @@ def _validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
 
 def errors(document: dict[str, Any]) -> list[str]:
     """Every schema violation of a custom resource, as `path: message` lines."""
-    validator = _validator(document["apiVersion"], document["kind"])
+    validator = _validator(schema_dir(), document["apiVersion"], document["kind"])
     return [
         f"{'/'.join(str(part) for part in error.absolute_path) or '<root>'}: {error.message}"
         for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
