@@ -7,7 +7,9 @@ registration can add their own work before committing.
 Privilege rules beyond the route's permission check, so that `users:write` or `roles:manage` cannot
 be turned into more power than the actor already has:
 - only a superuser creates superusers, changes `is_superuser`, or modifies/deletes a superuser;
-- a non-superuser grants only roles or permissions made of permissions they hold themselves.
+- a non-superuser grants only roles or permissions made of permissions they hold themselves;
+- the last active superuser cannot be demoted, deactivated or deleted (libkoiki.accounts.superusers,
+  which makes the rule hold under concurrent requests).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from libkoiki.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
+from libkoiki.accounts.superusers import lock_superusers, refuse_removing_last_superuser
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import hash_password
@@ -53,16 +56,17 @@ def _forbidden(message: str) -> AppError:
 # --- users -------------------------------------------------------------------------------------
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.get(User, user_id)
+async def get_user(session: AsyncSession, user_id: int, *, fresh: bool = False) -> User | None:
+    """`fresh`: read the row again even if this session has it (after taking a lock)."""
+    return await session.get(User, user_id, populate_existing=fresh)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-async def require_user(session: AsyncSession, user_id: int) -> User:
-    user = await get_user(session, user_id)
+async def require_user(session: AsyncSession, user_id: int, *, fresh: bool = False) -> User:
+    user = await get_user(session, user_id, fresh=fresh)
     if user is None:
         raise NotFoundError("User")
     return user
@@ -193,7 +197,10 @@ async def update_user(
     *,
     source: AuditSource | None = None,
 ) -> User:
-    user = await require_user(session, user_id)
+    removes = data.is_superuser is False or data.is_active is False
+    if removes:
+        await lock_superusers(session)
+    user = await require_user(session, user_id, fresh=removes)
     if user.is_superuser and not actor.is_superuser:
         raise _forbidden("Only a superuser can modify a superuser")
     changes: dict[str, Any] = {}
@@ -205,6 +212,7 @@ async def update_user(
             raise _forbidden("Only a superuser can grant or remove superuser status")
         if user.id == actor.id:
             raise AppError(400, "You cannot remove your own superuser status", "cannot_demote_self")
+        await refuse_removing_last_superuser(session, user)
         user.is_superuser = data.is_superuser
         changes["is_superuser"] = data.is_superuser
     deactivated = False
@@ -212,6 +220,8 @@ async def update_user(
         if user.id == actor.id:
             raise AppError(400, "You cannot deactivate yourself", "cannot_deactivate_self")
         deactivated = not data.is_active
+        if deactivated:
+            await refuse_removing_last_superuser(session, user)
         user.is_active = data.is_active
         changes["is_active"] = data.is_active
     if data.roles is not None:
@@ -247,9 +257,11 @@ async def delete_user(
 ) -> None:
     if user_id == actor.id:
         raise AppError(400, "You cannot delete yourself", "cannot_delete_self")
-    user = await require_user(session, user_id)
+    await lock_superusers(session)
+    user = await require_user(session, user_id, fresh=True)
     if user.is_superuser and not actor.is_superuser:
         raise _forbidden("Only a superuser can delete a superuser")
+    await refuse_removing_last_superuser(session, user)
     await record_event(
         session,
         action="user.delete",
