@@ -8,6 +8,10 @@ Privilege rules beyond the route's permission check, so that `users:write` or `r
 be turned into more power than the actor already has:
 - only a superuser creates superusers, changes `is_superuser`, or modifies/deletes a superuser;
 - a non-superuser grants only roles or permissions made of permissions they hold themselves;
+- only a superuser changes a built-in role's permissions: every account holds `user`, so a
+  permission added there is granted to everyone at once;
+- a non-superuser adds permissions to a role that others hold only if they also hold `users:write`,
+  the power to give those holders the permission one by one anyway;
 - the last active superuser cannot be demoted, deactivated or deleted (libkoiki.accounts.superusers,
   which makes the rule hold under concurrent requests).
 """
@@ -339,6 +343,29 @@ def _check_permissions_grantable(actor: User, permissions: Iterable[Permission])
         )
 
 
+async def _check_role_reach(session: AsyncSession, actor: User, role: Role, *, adds: bool) -> None:
+    """Refuse a permission change that reaches further than the actor could reach otherwise."""
+    if actor.is_superuser:
+        return
+    if role.is_builtin:
+        raise _forbidden(
+            f"Only a superuser can change the permissions of the built-in role {role.name!r}: "
+            "it is given to accounts automatically"
+        )
+    if not adds or "users:write" in actor.permission_codes:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(user_roles)
+        .where(user_roles.c.role_id == role.id, user_roles.c.user_id != actor.id)
+    )
+    if others:
+        raise _forbidden(
+            f"The role {role.name!r} is held by {others} other account(s): adding permissions "
+            "grants them to those accounts, which needs users:write as well"
+        )
+
+
 async def _ensure_name_free(
     session: AsyncSession, name: str, *, role_id: int | None = None
 ) -> None:
@@ -439,9 +466,9 @@ async def set_role_permissions(
     wanted = {permission.code for permission in permissions}
     if wanted == current:
         return role
-    _check_permissions_grantable(
-        actor, [permission for permission in permissions if permission.code not in current]
-    )
+    added = [permission for permission in permissions if permission.code not in current]
+    await _check_role_reach(session, actor, role, adds=bool(added))
+    _check_permissions_grantable(actor, added)
     role.permissions = permissions
     role.updated_at = utcnow()
     await _role_event(
