@@ -150,7 +150,7 @@ async def admin_create_user(
     *,
     source: AuditSource | None = None,
 ) -> User:
-    check_password_policy(settings, data.password, email=data.email, field="password")
+    await check_password_policy(settings, data.password, email=data.email, field="password")
     if data.is_superuser and not actor.is_superuser:
         raise _forbidden("Only a superuser can create a superuser")
     roles = await resolve_roles(session, data.roles)
