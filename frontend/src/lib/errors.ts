@@ -96,6 +96,19 @@ export function validationMessage(item: ValidationItem, m: Messages): string {
     case 'int_parsing':
     case 'int_type':
       return m.validation.number
+    // The API's password policy names its reason in the item's type.
+    case 'password_repeated':
+      return m.validation.passwordRepeated
+    case 'password_sequence':
+      return m.validation.passwordSequence
+    case 'password_common':
+      return m.validation.passwordCommon
+    case 'password_has_email':
+      return m.validation.passwordHasEmail
+    case 'password_context':
+      return m.validation.passwordContext
+    case 'password_guessable':
+      return m.validation.passwordGuessable
   }
   const atLeast = /at least (\d+) characters/i.exec(raw)
   if (atLeast) return format(m.validation.tooShort, { min: atLeast[1] ?? '' })
