@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libkoiki.audit.models import AuditEvent
 from libkoiki.http.server_proxies import beyond, server_forwarded_trust
-from tests.ops.support import STRONG_JWT_SECRET, STRONG_SECRET, ops_env, wait_until
+from tests.ops.support import ENTRYPOINT, STRONG_JWT_SECRET, STRONG_SECRET, ops_env, wait_until
 from tests.support.servers import free_port, serves_health, start_uvicorn, stop_process
 
 PROXY_NETWORK = "10.20.0.0/16"  # the proxies of this deployment: loopback is not one of them
@@ -117,3 +117,28 @@ def test_only_a_server_list_inside_trusted_proxies_is_accepted() -> None:
     assert beyond(["10.2.3.4", "10.9.0.0/16", "::1", "proxy.internal"], ours) == []
     assert beyond(["127.0.0.1", "10.0.0.0/7", "*"], ours) == ["127.0.0.1", "10.0.0.0/7", "*"]
     assert beyond(["*"], ["0.0.0.0/0", "::/0"]) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TRUSTED_PROXIES": PROXY_NETWORK}, PROXY_NETWORK),
+        ({}, "127.0.0.1"),
+        # Set apart on purpose: kept (the app then checks it against TRUSTED_PROXIES).
+        ({"TRUSTED_PROXIES": PROXY_NETWORK, "FORWARDED_ALLOW_IPS": "10.20.0.1"}, "10.20.0.1"),
+    ],
+)
+def test_the_container_entrypoint_gives_the_server_trusted_proxies(
+    env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    completed = subprocess.run(
+        ["bash", str(ENTRYPOINT), "printenv", "FORWARDED_ALLOW_IPS"],
+        env=ops_env(KOIKI_STARTUP_TASKS="never", **env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == expected
