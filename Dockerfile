@@ -45,8 +45,7 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     APP_ENV=production \
-    BACKUP_DIR=/backups \
-    FORWARDED_ALLOW_IPS=127.0.0.1
+    BACKUP_DIR=/backups
 
 RUN groupadd --system --gid 10001 appuser \
     && useradd --system --uid 10001 --gid appuser --home-dir /app --shell /usr/sbin/nologin appuser \
@@ -77,7 +76,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["docker-entrypoint.sh"]
 
 # --proxy-headers trusts X-Forwarded-* only from the addresses in FORWARDED_ALLOW_IPS (uvicorn
-# reads that variable itself; default here 127.0.0.1). Compose sets it to the proxy network, never "*".
+# reads that variable itself); the entrypoint sets it from TRUSTED_PROXIES, the one setting to
+# change, and the app refuses to start if the server believes a peer TRUSTED_PROXIES does not list.
 # Keep-alive outlives nginx's upstream keepalive_timeout (60 s), so nginx never reuses a connection
 # uvicorn is closing; on SIGTERM in-flight requests get 20 s (compose stop_grace_period is 30 s).
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \

@@ -52,5 +52,10 @@ if [ "$run_tasks" -eq 1 ]; then
     "$PYTHON" -m ops create-superuser --if-configured
 fi
 
+# TRUSTED_PROXIES decides whose X-Forwarded-For is believed; uvicorn and gunicorn read their own
+# FORWARDED_ALLOW_IPS (127.0.0.1 by default), so it follows TRUSTED_PROXIES unless set apart.
+# The app refuses to start if the server's list reaches beyond TRUSTED_PROXIES.
+export FORWARDED_ALLOW_IPS="${FORWARDED_ALLOW_IPS:-${TRUSTED_PROXIES:-127.0.0.1}}"
+
 log "starting: $1"
 exec "$@"

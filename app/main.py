@@ -11,7 +11,8 @@ from libkoiki.accounts.router import roles_router, users_router
 from libkoiki.app_factory import create_app as create_koiki_app
 from libkoiki.audit.router import router as audit_router
 from libkoiki.auth.router import router as auth_router
-from libkoiki.config import Settings
+from libkoiki.config import Settings, get_settings
+from libkoiki.http.server_proxies import refuse_foreign_proxy_trust
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
 
+# The server in front of this module must believe X-Forwarded-For from TRUSTED_PROXIES only.
+refuse_foreign_proxy_trust(get_settings())
 app = create_app()
 # What is built at import lives as long as the process: frozen, it is out of the collector's
 # view, and a full collection under load walks only newer objects (~2 ms instead of 50-100 ms

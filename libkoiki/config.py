@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     refresh_token_expire_days: int = Field(default=7, ge=1, le=365)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
     password_min_length: int = Field(default=8, ge=8, le=64)
+    # zxcvbn's score a new password must reach: 3 is at least 10^8 guesses, 4 at least 10^10.
+    password_min_score: int = Field(default=3, ge=2, le=4)
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
     # argon2id cost; OWASP's floor is 19 MiB / 2 passes / 1 lane. Raising either re-hashes
     # every password at its owner's next login.

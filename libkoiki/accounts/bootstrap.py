@@ -55,7 +55,12 @@ async def ensure_superuser(
         # administrator's decision to deactivate the account.
         return existing, False
     settings = settings or get_settings()
-    validate_password(password, email=email, min_length=settings.password_min_length)
+    validate_password(
+        password,
+        email=email,
+        min_length=settings.password_min_length,
+        min_score=settings.password_min_score,
+    )
     user = await create_user(
         session,
         email=email,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from libkoiki.accounts import service
+from libkoiki.accounts import roles, service
 from libkoiki.accounts.models import User
 from libkoiki.accounts.schemas import (
     PermissionRead,
@@ -119,7 +119,7 @@ async def delete_user(
 
 @roles_router.get("/roles", response_model=list[RoleRead], summary="List roles (roles:manage)")
 async def list_roles(_: RoleManager, session: SessionDep) -> list[RoleRead]:
-    return [RoleRead.model_validate(role) for role in await service.list_roles(session)]
+    return [RoleRead.model_validate(role) for role in await roles.list_roles(session)]
 
 
 @roles_router.post(
@@ -132,7 +132,7 @@ async def list_roles(_: RoleManager, session: SessionDep) -> list[RoleRead]:
 async def create_role(
     data: RoleCreate, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> RoleRead:
-    role = await service.create_role(session, actor, data, source=source)
+    role = await roles.create_role(session, actor, data, source=source)
     return RoleRead.model_validate(role)
 
 
@@ -143,7 +143,7 @@ async def create_role(
     responses=ONE_ROLE,
 )
 async def get_role(role_id: RowIdPath, _: RoleManager, session: SessionDep) -> RoleRead:
-    return RoleRead.model_validate(await service.require_role(session, role_id))
+    return RoleRead.model_validate(await roles.require_role(session, role_id))
 
 
 @roles_router.patch(
@@ -159,7 +159,7 @@ async def update_role(
     session: SessionDep,
     source: AuditSourceDep,
 ) -> RoleRead:
-    role = await service.update_role(session, actor, role_id, data, source=source)
+    role = await roles.update_role(session, actor, role_id, data, source=source)
     return RoleRead.model_validate(role)
 
 
@@ -176,7 +176,7 @@ async def set_role_permissions(
     session: SessionDep,
     source: AuditSourceDep,
 ) -> RoleRead:
-    role = await service.set_role_permissions(session, actor, role_id, data, source=source)
+    role = await roles.set_role_permissions(session, actor, role_id, data, source=source)
     return RoleRead.model_validate(role)
 
 
@@ -189,11 +189,11 @@ async def set_role_permissions(
 async def delete_role(
     role_id: RowIdPath, actor: RoleManager, session: SessionDep, source: AuditSourceDep
 ) -> None:
-    await service.delete_role(session, actor, role_id, source=source)
+    await roles.delete_role(session, actor, role_id, source=source)
 
 
 @roles_router.get(
     "/permissions", response_model=list[PermissionRead], summary="List permissions (roles:manage)"
 )
 async def list_permissions(_: RoleManager, session: SessionDep) -> list[PermissionRead]:
-    return [PermissionRead.model_validate(p) for p in await service.list_permissions(session)]
+    return [PermissionRead.model_validate(p) for p in await roles.list_permissions(session)]

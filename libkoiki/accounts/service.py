@@ -1,4 +1,4 @@
-"""Accounts business rules: users, roles and permissions, with their audit events.
+"""Accounts business rules for users, with their audit events (roles: libkoiki.accounts.roles).
 
 Functions that change data commit (one transaction per operation, audit row included), except the
 building blocks `create_user` and `resolve_roles`, which flush only so callers such as
@@ -7,7 +7,9 @@ registration can add their own work before committing.
 Privilege rules beyond the route's permission check, so that `users:write` or `roles:manage` cannot
 be turned into more power than the actor already has:
 - only a superuser creates superusers, changes `is_superuser`, or modifies/deletes a superuser;
-- a non-superuser grants only roles or permissions made of permissions they hold themselves.
+- a non-superuser grants only roles or permissions made of permissions they hold themselves;
+- the last active superuser cannot be demoted, deactivated or deleted (libkoiki.accounts.superusers,
+  which makes the rule hold under concurrent requests).
 """
 
 from __future__ import annotations
@@ -15,19 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libkoiki.accounts.models import Permission, Role, User, user_roles
+from libkoiki.accounts.models import Role, User
 from libkoiki.accounts.schemas import (
     ProfileUpdate,
-    RoleCreate,
-    RolePermissionsUpdate,
-    RoleUpdate,
     UserCreate,
     UserUpdate,
 )
+from libkoiki.accounts.superusers import lock_superusers, refuse_removing_last_superuser
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import hash_password
@@ -46,23 +46,24 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _forbidden(message: str) -> AppError:
+def forbidden(message: str) -> AppError:
     return AppError(403, message, "permission_denied")
 
 
 # --- users -------------------------------------------------------------------------------------
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.get(User, user_id)
+async def get_user(session: AsyncSession, user_id: int, *, fresh: bool = False) -> User | None:
+    """`fresh`: read the row again even if this session has it (after taking a lock)."""
+    return await session.get(User, user_id, populate_existing=fresh)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-async def require_user(session: AsyncSession, user_id: int) -> User:
-    user = await get_user(session, user_id)
+async def require_user(session: AsyncSession, user_id: int, *, fresh: bool = False) -> User:
+    user = await get_user(session, user_id, fresh=fresh)
     if user is None:
         raise NotFoundError("User")
     return user
@@ -129,7 +130,7 @@ def _check_grantable(actor: User, roles: Iterable[Role]) -> None:
         return
     beyond = {p.code for role in roles for p in role.permissions} - actor.permission_codes
     if beyond:
-        raise _forbidden(
+        raise forbidden(
             "You cannot grant permissions you do not hold: " + ", ".join(sorted(beyond))
         )
 
@@ -142,9 +143,9 @@ async def admin_create_user(
     *,
     source: AuditSource | None = None,
 ) -> User:
-    check_password_policy(settings, data.password, email=data.email, field="password")
+    await check_password_policy(settings, data.password, email=data.email, field="password")
     if data.is_superuser and not actor.is_superuser:
-        raise _forbidden("Only a superuser can create a superuser")
+        raise forbidden("Only a superuser can create a superuser")
     roles = await resolve_roles(session, data.roles)
     _check_grantable(actor, roles)
     user = await create_user(
@@ -193,18 +194,22 @@ async def update_user(
     *,
     source: AuditSource | None = None,
 ) -> User:
-    user = await require_user(session, user_id)
+    removes = data.is_superuser is False or data.is_active is False
+    if removes:
+        await lock_superusers(session)
+    user = await require_user(session, user_id, fresh=removes)
     if user.is_superuser and not actor.is_superuser:
-        raise _forbidden("Only a superuser can modify a superuser")
+        raise forbidden("Only a superuser can modify a superuser")
     changes: dict[str, Any] = {}
     if "full_name" in data.model_fields_set and data.full_name != user.full_name:
         user.full_name = data.full_name
         changes["full_name"] = data.full_name
     if data.is_superuser is not None and data.is_superuser != user.is_superuser:
         if not actor.is_superuser:
-            raise _forbidden("Only a superuser can grant or remove superuser status")
+            raise forbidden("Only a superuser can grant or remove superuser status")
         if user.id == actor.id:
             raise AppError(400, "You cannot remove your own superuser status", "cannot_demote_self")
+        await refuse_removing_last_superuser(session, user)
         user.is_superuser = data.is_superuser
         changes["is_superuser"] = data.is_superuser
     deactivated = False
@@ -212,6 +217,8 @@ async def update_user(
         if user.id == actor.id:
             raise AppError(400, "You cannot deactivate yourself", "cannot_deactivate_self")
         deactivated = not data.is_active
+        if deactivated:
+            await refuse_removing_last_superuser(session, user)
         user.is_active = data.is_active
         changes["is_active"] = data.is_active
     if data.roles is not None:
@@ -247,9 +254,11 @@ async def delete_user(
 ) -> None:
     if user_id == actor.id:
         raise AppError(400, "You cannot delete yourself", "cannot_delete_self")
-    user = await require_user(session, user_id)
+    await lock_superusers(session)
+    user = await require_user(session, user_id, fresh=True)
     if user.is_superuser and not actor.is_superuser:
-        raise _forbidden("Only a superuser can delete a superuser")
+        raise forbidden("Only a superuser can delete a superuser")
+    await refuse_removing_last_superuser(session, user)
     await record_event(
         session,
         action="user.delete",
@@ -286,181 +295,3 @@ async def update_profile(
     )
     await session.commit()
     return user
-
-
-# --- roles and permissions ---------------------------------------------------------------------
-
-
-async def list_permissions(session: AsyncSession) -> list[Permission]:
-    return list(await session.scalars(select(Permission).order_by(Permission.code)))
-
-
-async def list_roles(session: AsyncSession) -> list[Role]:
-    return list(await session.scalars(select(Role).order_by(Role.name)))
-
-
-async def require_role(session: AsyncSession, role_id: int) -> Role:
-    role = await session.get(Role, role_id)
-    if role is None:
-        raise NotFoundError("Role")
-    return role
-
-
-async def resolve_permissions(session: AsyncSession, codes: Iterable[str]) -> list[Permission]:
-    wanted = sorted(set(codes))
-    if not wanted:
-        return []
-    found = list(await session.scalars(select(Permission).where(Permission.code.in_(wanted))))
-    missing = sorted(set(wanted) - {permission.code for permission in found})
-    if missing:
-        raise field_error("permissions", f"unknown permission(s): {', '.join(missing)}")
-    return sorted(found, key=lambda permission: permission.code)
-
-
-def _check_permissions_grantable(actor: User, permissions: Iterable[Permission]) -> None:
-    if actor.is_superuser:
-        return
-    beyond = {permission.code for permission in permissions} - actor.permission_codes
-    if beyond:
-        raise _forbidden(
-            "You cannot grant permissions you do not hold: " + ", ".join(sorted(beyond))
-        )
-
-
-async def _ensure_name_free(
-    session: AsyncSession, name: str, *, role_id: int | None = None
-) -> None:
-    existing = await session.scalar(select(Role).where(Role.name == name))
-    if existing is not None and existing.id != role_id:
-        raise ConflictError(f"A role named {name!r} already exists", "role_name_taken")
-
-
-async def _role_event(
-    session: AsyncSession,
-    action: str,
-    actor: User,
-    role: Role,
-    source: AuditSource | None,
-    details: dict[str, Any],
-) -> None:
-    await record_event(
-        session,
-        action=action,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        target_type="role",
-        target_id=str(role.id),
-        request=source,
-        details={"name": role.name, **details},
-    )
-
-
-async def _commit_role(session: AsyncSession, name: str) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise ConflictError(f"A role named {name!r} already exists", "role_name_taken") from exc
-
-
-async def create_role(
-    session: AsyncSession, actor: User, data: RoleCreate, *, source: AuditSource | None = None
-) -> Role:
-    await _ensure_name_free(session, data.name)
-    permissions = await resolve_permissions(session, data.permissions)
-    _check_permissions_grantable(actor, permissions)
-    role = Role(name=data.name, description=data.description, permissions=permissions)
-    session.add(role)
-    await session.flush()
-    await _role_event(
-        session,
-        "role.create",
-        actor,
-        role,
-        source,
-        {"description": role.description, "permissions": role.permission_codes},
-    )
-    await _commit_role(session, data.name)
-    return role
-
-
-async def update_role(
-    session: AsyncSession,
-    actor: User,
-    role_id: int,
-    data: RoleUpdate,
-    *,
-    source: AuditSource | None = None,
-) -> Role:
-    role = await require_role(session, role_id)
-    changes: dict[str, Any] = {}
-    if data.name is not None and data.name != role.name:
-        if role.is_builtin:
-            raise AppError(
-                400, f"The built-in role {role.name!r} cannot be renamed", "builtin_role"
-            )
-        await _ensure_name_free(session, data.name, role_id=role.id)
-        changes["name"] = {"from": role.name, "to": data.name}
-        role.name = data.name
-    if "description" in data.model_fields_set and data.description != role.description:
-        role.description = data.description
-        changes["description"] = data.description
-    if not changes:
-        return role
-    role.updated_at = utcnow()
-    await _role_event(session, "role.update", actor, role, source, {"changes": changes})
-    await _commit_role(session, role.name)
-    return role
-
-
-async def set_role_permissions(
-    session: AsyncSession,
-    actor: User,
-    role_id: int,
-    data: RolePermissionsUpdate,
-    *,
-    source: AuditSource | None = None,
-) -> Role:
-    role = await require_role(session, role_id)
-    permissions = await resolve_permissions(session, data.permissions)
-    current = {permission.code for permission in role.permissions}
-    wanted = {permission.code for permission in permissions}
-    if wanted == current:
-        return role
-    _check_permissions_grantable(
-        actor, [permission for permission in permissions if permission.code not in current]
-    )
-    role.permissions = permissions
-    role.updated_at = utcnow()
-    await _role_event(
-        session,
-        "role.update",
-        actor,
-        role,
-        source,
-        {
-            "changes": {
-                "permissions": {
-                    "added": sorted(wanted - current),
-                    "removed": sorted(current - wanted),
-                }
-            }
-        },
-    )
-    await session.commit()
-    return role
-
-
-async def delete_role(
-    session: AsyncSession, actor: User, role_id: int, *, source: AuditSource | None = None
-) -> None:
-    role = await require_role(session, role_id)
-    if role.is_builtin:
-        raise AppError(400, f"The built-in role {role.name!r} cannot be deleted", "builtin_role")
-    holders = await session.scalar(
-        select(func.count()).select_from(user_roles).where(user_roles.c.role_id == role.id)
-    )
-    await _role_event(session, "role.delete", actor, role, source, {"holders": holders or 0})
-    await session.execute(delete(user_roles).where(user_roles.c.role_id == role.id))
-    await session.delete(role)
-    await session.commit()

@@ -90,6 +90,10 @@ class PasswordHasher:
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
+    async def run(self, work: Callable[[], T]) -> T:
+        """Other CPU work on passwords (the strength estimate), under the same bound."""
+        return await self._run(work)
+
     async def hash(self, password: str) -> str:
         return await self._run(self._hash.hash, password)
 

@@ -69,7 +69,7 @@ async def register(
     full_name: str | None,
     source: AuditSource,
 ) -> User:
-    check_password_policy(settings, password, email=email, field="password")
+    await check_password_policy(settings, password, email=email, field="password")
     password_hash = await get_password_hasher(settings).hash(password)
     user = await create_user(db, email=email, password_hash=password_hash, full_name=full_name)
     await record_event(
@@ -339,7 +339,7 @@ async def change_password(
         )
         await db.commit()
         raise AppError(400, "Current password is incorrect", "invalid_password")
-    check_password_policy(settings, new_password, email=user.email, field="new_password")
+    await check_password_policy(settings, new_password, email=user.email, field="new_password")
     user.hashed_password = await hasher.hash(new_password)
     user_id, email = user.id, user.email
     await revoke_all_sessions(
@@ -444,7 +444,7 @@ async def confirm_password_reset(
         metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
         raise invalid
     # A weak new password is answered before the token is spent, so the link can be retried.
-    check_password_policy(settings, new_password, email=user.email, field="new_password")
+    await check_password_policy(settings, new_password, email=user.email, field="new_password")
     password_hash = await get_password_hasher(settings).hash(new_password)
     claimed = await db.execute(
         update(PasswordResetToken)

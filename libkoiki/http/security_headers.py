@@ -5,6 +5,11 @@ any HTML an attacker manages to get rendered from this origin can run nothing. T
 pages need their self-hosted assets under `/docs-assets/` plus the small inline script that starts
 Swagger UI; that script is allowed by its SHA-256 hash, computed from the page actually sent, so the
 policy needs no 'unsafe-inline' for scripts and stays right when FastAPI changes its template.
+
+`Cache-Control: no-store` goes on every answer under /api/v1/auth/ and on every answer to a
+request that carries `Authorization` (the API's only credential; the BFF turns its cookie into
+it): a user's data must not stay in a browser's or a shared proxy's cache. A route that chose
+`private` caching itself keeps its choice. The cost is one scan of the request's header names.
 """
 
 from __future__ import annotations
@@ -50,6 +55,23 @@ def _raw(name: str, value: str) -> tuple[bytes, bytes]:
     return name.lower().encode("latin-1"), value.encode("latin-1")
 
 
+def _carries_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    # ASGI servers give header names in lower case. A plain loop: cheaper than any() over a
+    # generator, and this runs on every request.
+    for name, _ in headers:  # noqa: SIM110
+        if name == b"authorization":
+            return True
+    return False
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The route chose caching for this user only (`private, no-cache` with a validator)."""
+    return any(
+        name.lower() == b"cache-control" and (b"private" in value or b"no-store" in value)
+        for name, value in headers
+    )
+
+
 class SecurityHeadersMiddleware:
     def __init__(
         self,
@@ -75,13 +97,13 @@ class SecurityHeadersMiddleware:
         # Encoded once: every response gets those it did not set itself.
         self.common = tuple(_raw(name, value) for name, value in headers)
 
-    def _apply(self, message: Message, path: str, csp: str) -> None:
+    def _apply(self, message: Message, path: str, csp: str, *, authenticated: bool) -> None:
         headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
         present = {name.lower() for name, _ in headers}
         headers += [header for header in self.common if header[0] not in present]
         if b"content-security-policy" not in present:
             headers.append(_raw("Content-Security-Policy", csp))
-        if path.startswith(self.no_store_prefix):
+        if path.startswith(self.no_store_prefix) or (authenticated and not _private(headers)):
             # Tokens and account data must not sit in a browser or proxy cache.
             headers = [header for header in headers if header[0].lower() != b"cache-control"]
             headers.append((b"cache-control", b"no-store"))
@@ -98,11 +120,13 @@ class SecurityHeadersMiddleware:
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
 
+        authenticated = _carries_credentials(scope["headers"])
+
         if path not in self.docs_paths:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    self._apply(message, path, API_CSP)
+                    self._apply(message, path, API_CSP, authenticated=authenticated)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -124,7 +148,7 @@ class SecurityHeadersMiddleware:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            self._apply(start, path, docs_csp(body))
+            self._apply(start, path, docs_csp(body), authenticated=authenticated)
             await send(start)
             await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -158,6 +158,8 @@ async def test_if_configured_skips_without_settings_and_uses_them_when_set(
     ("email", "password", "code", "message"),
     [
         ("ok@example.com", "short", 1, "at least 8 characters"),
+        ("ok@example.com", "Welcome2026", 1, "too easy to guess"),
+        ("ok@example.com", "koiki-2026", 1, "name of this service"),
         ("not-an-email", PASSWORD, 1, "not a valid email address"),
         ("ok@example.com", "", 2, "no password"),
     ],

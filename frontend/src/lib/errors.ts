@@ -73,6 +73,16 @@ function number(ctx: Record<string, unknown> | undefined, key: string): number |
   return typeof value === 'number' ? value : null
 }
 
+/** The API's password policy names its reason in the item's type. */
+const PASSWORD_REASONS: Record<string, keyof Messages['validation'] | undefined> = {
+  password_repeated: 'passwordRepeated',
+  password_sequence: 'passwordSequence',
+  password_common: 'passwordCommon',
+  password_has_email: 'passwordHasEmail',
+  password_context: 'passwordContext',
+  password_guessable: 'passwordGuessable',
+}
+
 /** Translate one FastAPI/pydantic validation item into the UI language. */
 export function validationMessage(item: ValidationItem, m: Messages): string {
   const raw = item.msg.replace(/^Value error, /, '')
@@ -97,6 +107,8 @@ export function validationMessage(item: ValidationItem, m: Messages): string {
     case 'int_type':
       return m.validation.number
   }
+  const passwordReason = PASSWORD_REASONS[item.type]
+  if (passwordReason) return m.validation[passwordReason]
   const atLeast = /at least (\d+) characters/i.exec(raw)
   if (atLeast) return format(m.validation.tooShort, { min: atLeast[1] ?? '' })
   const atMost = /at most (\d+) characters/i.exec(raw)

@@ -218,10 +218,11 @@ async def test_a_weak_new_password_does_not_spend_the_reset_token(
     await mail_client.post(f"{AUTH}/password-reset/request", json={"email": user.email})
     token = _reset_token(smtp_server, user.email)
     weak = await mail_client.post(
-        f"{AUTH}/password-reset/confirm", json={"token": token, "new_password": "password1"}
+        f"{AUTH}/password-reset/confirm", json={"token": token, "new_password": "Summer2026!"}
     )
     assert weak.status_code == 422
     assert weak.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert weak.json()["detail"][0]["type"] == "password_guessable"
     ok = await mail_client.post(
         f"{AUTH}/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
     )

@@ -36,6 +36,26 @@ describe('mapApiError', () => {
     expect(mapApiError(error, ja, ['new_password']).fields.new_password).toBe(ja.validation.passwordCommon)
   })
 
+  it('names why the policy refused a password, in both languages', () => {
+    const reasons = {
+      password_repeated: 'passwordRepeated',
+      password_sequence: 'passwordSequence',
+      password_common: 'passwordCommon',
+      password_has_email: 'passwordHasEmail',
+      password_context: 'passwordContext',
+      password_guessable: 'passwordGuessable',
+    } as const
+    for (const [type, key] of Object.entries(reasons)) {
+      const error = validation([
+        { loc: ['body', 'password'], msg: 'Value error, password is too easy to guess', type },
+      ])
+      for (const m of [en, ja]) {
+        expect(mapApiError(error, m, ['password']).fields.password).toBe(m.validation[key])
+      }
+    }
+    expect(en.validation.passwordContext).not.toBe(ja.validation.passwordContext)
+  })
+
   it('uses pydantic limits from ctx', () => {
     const error = validation([
       { loc: ['body', 'title'], msg: 'String should have at most 255 characters', type: 'string_too_long', ctx: { max_length: 255 } },
