@@ -35,8 +35,6 @@ import re
 import unicodedata
 from importlib import resources
 
-from zxcvbn import zxcvbn
-
 from libkoiki.auth.passwords import get_password_hasher
 from libkoiki.config import Settings
 from libkoiki.errors import AppError
@@ -102,6 +100,10 @@ def _only_context(lowered: str, words: list[str]) -> bool:
 
 
 def _estimate(password: str, words: list[str], min_score: int) -> None:
+    # Imported on first use: its dictionaries cost a worker about 15 MB, which only a process
+    # that sets passwords (registration, change, reset) needs to carry.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:ESTIMATE_WINDOW], user_inputs=words)
     if result["score"] >= min_score:
         return
