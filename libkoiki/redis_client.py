@@ -22,6 +22,7 @@ security stamps in one script, and Cluster runs a script only when all its keys 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from prometheus_client import Counter
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
 logger = structlog.get_logger("koiki.redis")
 
@@ -143,7 +144,16 @@ class MasterFollowingPool(SentinelConnectionPool):
 
     async def get_master_address(self) -> Any:
         previous = self.master_address
-        address = await super().get_master_address()  # type: ignore[no-untyped-call]
+        try:
+            address = await super().get_master_address()  # type: ignore[no-untyped-call]
+        except MasterNotFoundError as exc:
+            # redis-py's message holds every sentinel client's repr (kilobytes per log line):
+            # keep only what each sentinel answered.
+            errors = sorted(set(re.findall(r" - (.+?)(?=, <redis|$)", str(exc))))
+            raise MasterNotFoundError(
+                f"no sentinel names an up master for {self.service_name!r}"
+                + (f" ({'; '.join(errors)})" if errors else "")
+            ) from None
         if previous is not None and address != previous:
             MASTER_CHANGES.labels(client=self.role).inc()
             logger.warning(
