@@ -1,0 +1,35 @@
+#!/bin/sh
+# A Redis data server of the Sentinel set-up (docker-compose.ha.yml), master or replica.
+#
+# A restarted server must not come back as a second master: it asks the sentinels which server is
+# the master now and starts as that server's replica. Only when no sentinel answers (the very first
+# start, when they wait for this server) does REDIS_INITIAL_MASTER decide: empty on the first
+# master, the master's host name on the replica. Sentinel reconfigures replicas itself afterwards.
+set -eu
+: "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
+: "${REDIS_SENTINEL_PASSWORD:?set REDIS_SENTINEL_PASSWORD}"
+: "${REDIS_ANNOUNCE_HOST:?the host name other servers reach this one by}"
+service="${REDIS_SERVICE:-koiki}"
+
+master=""
+for sentinel in ${REDIS_SENTINELS:-}; do
+    answer="$(REDISCLI_AUTH="$REDIS_SENTINEL_PASSWORD" timeout 3 redis-cli --no-auth-warning \
+        -h "$sentinel" -p 26379 --raw sentinel get-master-addr-by-name "$service" 2>/dev/null \
+        | head -n 1)" || answer=""
+    case "$answer" in
+        "" | *" "*) ;;  # no answer, or an error message
+        *) master="$answer"; break ;;
+    esac
+done
+[ -n "$master" ] || master="${REDIS_INITIAL_MASTER:-}"
+
+# The password is read from the environment here, so it is not part of the compose file.
+set -- redis-server --appendonly yes --requirepass "$REDIS_PASSWORD" \
+    --masterauth "$REDIS_PASSWORD" --replica-announce-ip "$REDIS_ANNOUNCE_HOST"
+if [ -n "$master" ] && [ "$master" != "$REDIS_ANNOUNCE_HOST" ]; then
+    echo "starting as a replica of $master"
+    set -- "$@" --replicaof "$master" 6379
+else
+    echo "starting as the master"
+fi
+exec "$@"
