@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
 
 logger = structlog.get_logger("koiki.redis")
 
@@ -141,9 +142,11 @@ class MasterFollowingPool(SentinelConnectionPool):
         self.role = kwargs.pop("role", "redis")
         super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
         self.master_listeners: list[Callable[[], None]] = []
+        # Not redis-py's `master_address`: connections opened at once each ask the sentinels, and
+        # each would see the old value there; this one is compared and set with no await between.
+        self._followed: Any = None
 
     async def get_master_address(self) -> Any:
-        previous = self.master_address
         try:
             address = await super().get_master_address()  # type: ignore[no-untyped-call]
         except MasterNotFoundError as exc:
@@ -154,6 +157,7 @@ class MasterFollowingPool(SentinelConnectionPool):
                 f"no sentinel names an up master for {self.service_name!r}"
                 + (f" ({'; '.join(errors)})" if errors else "")
             ) from None
+        previous, self._followed = self._followed, address
         if previous is not None and address != previous:
             MASTER_CHANGES.labels(client=self.role).inc()
             logger.warning(
@@ -196,6 +200,9 @@ def connect(
     sentinel_options: dict[str, Any] = {
         "socket_timeout": timeout_seconds,
         "socket_connect_timeout": timeout_seconds,
+        # redis-py's default retries a dead sentinel three times with backoff (seconds) before
+        # asking the next one; the next one is the retry.
+        "retry": Retry(NoBackoff(), 0),
     }
     if sentinel_password is not None and sentinel_password.get_secret_value():
         sentinel_options["password"] = sentinel_password.get_secret_value()

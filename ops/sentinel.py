@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from libkoiki.redis_client import SentinelURL
@@ -44,6 +46,7 @@ async def _ask(
         password=password,
         socket_timeout=socket_seconds,
         socket_connect_timeout=socket_seconds,
+        retry=Retry(NoBackoff(), 0),  # a dead sentinel is a finding, not a reason to wait
     ) as sentinel:
         return await sentinel.sentinel_master(target.service_name)
 

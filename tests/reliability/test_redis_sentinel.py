@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from ops.doctor import check_redis
 from tests.conftest import RUN_ID, ClientFactory, base_settings
 from tests.fixtures.auth import AUTH, login_as, register_and_login, unique_email
-from tests.support.sentinel import MASTER_PASSWORD, SENTINEL_PASSWORD, SERVICE, SentinelGroup
+from tests.support.sentinel import MASTER_PASSWORD, SENTINEL_PASSWORD, SentinelGroup
 from tests.support.servers import free_port
 
 LIMIT = 30
@@ -87,8 +87,7 @@ async def test_doctor_names_the_master_the_sentinels_and_the_missing_one(
     assert "3 sentinels, 3 answer; quorum 2; 1 replica(s)" in result.summary
 
     # One sentinel more in the URL, and nobody there: still served, but said.
-    hosts = ",".join(f"127.0.0.1:{port}" for port in (*healthy.sentinel_ports(), free_port()))
-    url = f"redis+sentinel://:{MASTER_PASSWORD}@{hosts}/{SERVICE}/0"
+    url = healthy.url(dead_first=free_port())
     degraded = await check_redis(
         base_settings(database_url, **_settings(healthy, "doctor", redis_url=url))
     )
@@ -110,7 +109,9 @@ async def test_doctor_names_the_master_the_sentinels_and_the_missing_one(
 async def test_a_master_killed_under_traffic_costs_no_error_and_counting_resumes_on_the_new_one(
     make_client: ClientFactory, healthy: SentinelGroup
 ) -> None:
-    async with make_client(**_settings(healthy, "failover")) as app:
+    # The first sentinel in the URL is dead: it is skipped at once, during the failover too.
+    settings = _settings(healthy, "failover", redis_url=healthy.url(dead_first=free_port()))
+    async with make_client(**settings) as app:
         alice = await register_and_login(app, unique_email("alice"))
         phone = await login_as(app, alice)
         bob = await register_and_login(app, unique_email("bob"))

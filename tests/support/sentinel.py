@@ -82,8 +82,10 @@ class SentinelGroup:
     def sentinel_ports(self) -> list[int]:
         return [sentinel.port for sentinel in self.sentinels]
 
-    def url(self, db: int = 0) -> str:
-        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports())
+    def url(self, db: int = 0, *, dead_first: int | None = None) -> str:
+        """`dead_first`: a port nobody listens on, listed before the real sentinels."""
+        ports = [dead_first] if dead_first is not None else []
+        hosts = ",".join(f"127.0.0.1:{port}" for port in (*ports, *self.sentinel_ports()))
         return f"redis+sentinel://:{MASTER_PASSWORD}@{hosts}/{SERVICE}/{db}"
 
     def start(self) -> None:

@@ -85,6 +85,9 @@ async def test_one_server_keeps_redis_py_s_own_client_and_sentinel_gets_the_foll
         assert (pool.service_name, pool.connection_kwargs["db"]) == ("svc", 3)
         assert pool.connection_kwargs["password"] == "pw"
         assert isinstance(followed, Redis)
+        # A dead sentinel is skipped at once for the next, not retried with seconds of backoff.
+        for sentinel in pool.sentinel_manager.sentinels:
+            assert sentinel.connection_pool.connection_kwargs["retry"].get_retries() == 0
     finally:
         await plain.aclose()
         await followed.aclose()
