@@ -7,6 +7,7 @@ quick because `down-after-milliseconds` is short; everything else is as in produ
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,12 +17,13 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tests.support.servers import RedisServer, free_port
+from tests.support.servers import REPO_ROOT, RedisServer, free_port
 
 SERVICE = "koiki"
 MASTER_PASSWORD = "master-secret-for-tests"  # throwaway servers on loopback
 SENTINEL_PASSWORD = "sentinel-secret-for-tests"
 QUORUM = 2
+SCRIPTS = REPO_ROOT / "docker" / "redis"
 
 
 class Sentinel:
@@ -49,16 +51,15 @@ class Sentinel:
             )
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.command = [RedisServer(directory).binary, str(self.config), "--sentinel"]
+        self.env: dict[str, str] | None = None
 
     def client(self) -> Redis:
         return Redis(port=self.port, password=SENTINEL_PASSWORD, socket_timeout=1)
 
     def start(self) -> None:
-        binary = RedisServer(self.directory).binary
         self.process = subprocess.Popen(
-            [binary, str(self.config), "--sentinel"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
     def stop(self) -> None:
@@ -206,3 +207,52 @@ class SentinelGroup:
         with self.data_client(self.replica()) as replica:
             info = replica.info("replication")
         return int(info.get("slave_repl_offset", -1)) >= offset
+
+
+def scripted_group(directory: Path, down_after_ms: int = 1000) -> SentinelGroup:
+    """The same group, each server started by the production scripts (docker/redis/*.sh) as
+    docker-compose.ha.yml starts it, with loopback addresses and ports instead of host names."""
+    group = SentinelGroup(directory, down_after_ms)
+    first, second = group.servers
+    sentinels = " ".join(f"127.0.0.1:{port}" for port in group.sentinel_ports())
+    shared = {
+        **os.environ,
+        "REDIS_PASSWORD": MASTER_PASSWORD,
+        "REDIS_SENTINEL_PASSWORD": SENTINEL_PASSWORD,
+        "REDIS_SENTINELS": sentinels,
+        "REDIS_SERVICE": SERVICE,
+    }
+    for server, initial_master in ((first, ""), (second, f"127.0.0.1:{first.port}")):
+        server.options = ()
+        server.launcher = ("sh", str(SCRIPTS / "redis-node.sh"))
+        server.env = {
+            **shared,
+            "REDIS_ANNOUNCE_HOST": "127.0.0.1",
+            "REDIS_PORT": str(server.port),
+            "REDIS_INITIAL_MASTER": initial_master,
+        }
+    template = directory / "sentinel-template.conf"
+    production = (SCRIPTS / "sentinel.conf").read_text()
+    template.write_text(
+        production.replace(
+            "down-after-milliseconds koiki 5000", f"down-after-milliseconds koiki {down_after_ms}"
+        )
+    )
+    for sentinel in group.sentinels:
+        sentinel.command = [
+            "sh",
+            str(SCRIPTS / "sentinel.sh"),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+        ]
+        sentinel.env = {
+            **shared,
+            "REDIS_INITIAL_MASTER": f"127.0.0.1:{first.port}",
+            "SENTINEL_ANNOUNCE_HOST": "127.0.0.1",
+            "SENTINEL_PORT": str(sentinel.port),
+            "SENTINEL_CONFIG": str(sentinel.config),
+            "SENTINEL_TEMPLATE": str(template),
+        }
+    return group
