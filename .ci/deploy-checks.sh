@@ -98,6 +98,22 @@ prod_requires_secrets() {
     grep -q "POSTGRES_PASSWORD" "$work/err"
 }
 
+ha_compose_config() {
+    # The high-availability file is used on top of the production file, never alone.
+    POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder REDIS_SENTINEL_PASSWORD=placeholder \
+        "$(tool docker-compose)" -f docker-compose.prod.yml -f docker-compose.ha.yml config --quiet
+}
+
+ha_requires_sentinel_password() {
+    if POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder env -u REDIS_SENTINEL_PASSWORD \
+        "$(tool docker-compose)" -f docker-compose.prod.yml -f docker-compose.ha.yml \
+        config --quiet 2>"$work/err"; then
+        echo "docker-compose.ha.yml accepted an empty REDIS_SENTINEL_PASSWORD"
+        return 1
+    fi
+    grep -q "REDIS_SENTINEL_PASSWORD" "$work/err"
+}
+
 workflow_actions_pinned() {
     # A tag can be moved to other code; only a full commit SHA pins what CI runs.
     local bad
@@ -170,6 +186,8 @@ check "hadolint frontend/Dockerfile" "$(tool hadolint)" frontend/Dockerfile
 check "compose config docker-compose.yml" compose_config docker-compose.yml
 check "compose config docker-compose.prod.yml" compose_config docker-compose.prod.yml
 check "prod compose refuses missing secrets" prod_requires_secrets
+check "compose config docker-compose.prod.yml + docker-compose.ha.yml" ha_compose_config
+check "HA compose refuses a missing REDIS_SENTINEL_PASSWORD" ha_requires_sentinel_password
 check "nginx -t docker/nginx/nginx.conf" nginx_config_test
 check "nginx TLS cipher names exist" tls_cipher_names
 check "workflow YAML parses, actions pinned to SHAs" workflow_actions_pinned

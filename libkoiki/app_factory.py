@@ -13,7 +13,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
-from redis.asyncio import Redis
 
 from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
@@ -36,6 +35,7 @@ from libkoiki.openapi import install_openapi
 from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
+from libkoiki.redis_client import connect, describe_redis_url, on_master_change
 
 logger = structlog.get_logger("koiki.app")
 
@@ -58,7 +58,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         )
         app.state.reader = Reader(engine)
         app.state.redis = (
-            Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            connect(
+                settings.redis_url,
+                timeout_seconds=2,
+                sentinel_password=settings.redis_sentinel_password,
+                role="readiness",
+            )
             if settings.redis_url
             else None
         )
@@ -67,7 +72,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             env=settings.app_env,
             version=__version__,
             database=engine.url.get_backend_name(),
-            redis=bool(settings.redis_url),
+            redis=describe_redis_url(settings.redis_url) if settings.redis_url else None,
         )
         try:
             yield
@@ -106,11 +111,14 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         limiter = RateLimiter(settings)
         app.state.rate_limiter = limiter
         if isinstance(limiter.backend, RedisBackend) and settings.principal_cache_seconds > 0:
-            app.state.security_stamps = SecurityStamps(
+            stamps = SecurityStamps(
                 limiter.backend.redis,
                 key_prefix=settings.redis_key_prefix,
                 max_age_seconds=settings.principal_cache_seconds,
             )
+            # A new master may lack deletes the old one acknowledged: check callers afresh.
+            on_master_change(limiter.backend.redis, stamps.forget_all)
+            app.state.security_stamps = stamps
         if settings.is_production and limiter.strategy == "memory":
             logger.warning(
                 "rate_limit_in_memory",

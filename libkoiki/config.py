@@ -16,6 +16,8 @@ from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from libkoiki.redis_client import check_redis_url
+
 Environment = Literal["development", "staging", "production", "test"]
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/koiki.db"
@@ -102,7 +104,10 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
 
     # --- redis (unset: in-process fallbacks, single process only) ---
+    # One server (redis://) or the master that Sentinel names (redis+sentinel://, see
+    # libkoiki.redis_client); REDIS_SENTINEL_PASSWORD is the sentinels' own, when they need one.
     redis_url: str | None = None
+    redis_sentinel_password: SecretStr | None = None
     redis_key_prefix: str = "koiki:"
 
     # --- HTTP edge ---
@@ -201,6 +206,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
+        if value:
+            check_redis_url(value)
         return value or None
 
     @model_validator(mode="after")

@@ -22,15 +22,16 @@ from typing import Any, Literal, TextIO
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import ValidationError, model_validator
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
 from libkoiki.db.migrations import alembic_config
+from libkoiki.redis_client import SENTINEL_SCHEME, connect, describe_redis_url, parse_sentinel_url
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
+from ops.sentinel import survey
 from ops.settings import validation_lines
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -240,8 +241,15 @@ async def check_redis(settings: Settings) -> CheckResult:
                 "with more than one replica, set REDIS_URL so every replica shares them",
             )
         return CheckResult("redis", "ok", "not configured (in-process fallbacks)")
-    client = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=_TIMEOUT, socket_timeout=_TIMEOUT
+    view = None
+    if settings.redis_url.startswith(f"{SENTINEL_SCHEME}://"):
+        target = parse_sentinel_url(settings.redis_url)
+        view = await survey(target, settings.redis_sentinel_password, _TIMEOUT)
+    client = connect(
+        settings.redis_url,
+        timeout_seconds=_TIMEOUT,
+        sentinel_password=settings.redis_sentinel_password,
+        role="doctor",
     )
     try:
         latency = await _timed_ms(client.ping)
@@ -249,13 +257,27 @@ async def check_redis(settings: Settings) -> CheckResult:
         return CheckResult(
             "redis",
             "fail",
-            f"cannot reach Redis: {describe_error(exc)}",
-            "is Redis running (docker compose ps redis)? Check REDIS_URL and its password",
+            f"cannot reach Redis ({describe_redis_url(settings.redis_url)}): {describe_error(exc)}"
+            + (f"; {'; '.join(view.problems)}" if view is not None and view.problems else ""),
+            "is Redis running (docker compose ps redis)? Check REDIS_URL and its password"
+            + ("; and the sentinels (REDIS_SENTINEL_PASSWORD)" if view is not None else ""),
         )
     finally:
         await client.aclose()
     status: Status = "ok" if latency < 20 else "warn"
-    return CheckResult("redis", status, f"reachable, {latency:.1f} ms")
+    if view is None:
+        return CheckResult("redis", status, f"reachable, {latency:.1f} ms")
+    summary = f"master {', '.join(sorted(view.masters))} reachable, {latency:.1f} ms; "
+    summary += view.summary(target)
+    if view.problems:
+        return CheckResult(
+            "redis",
+            "warn",
+            f"{summary}; {'; '.join(view.problems)}",
+            "start the missing sentinels/replica (docker compose -f docker-compose.prod.yml"
+            " -f docker-compose.ha.yml ps); see docs/operations.md, Redis Sentinel",
+        )
+    return CheckResult("redis", status, summary)
 
 
 def _pg_dump_major() -> int | None:

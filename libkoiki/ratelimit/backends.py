@@ -22,9 +22,6 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 STAMP_TTL_SECONDS = 86_400  # an idle user's stamp leaves Redis; their next request makes another
@@ -112,16 +109,8 @@ class RedisBackend:
 
     _HIT = _hit_script()
 
-    def __init__(self, url: str, *, key_prefix: str, timeout_seconds: float) -> None:
-        # A limiter that waits on a sick Redis delays every API request: short timeouts, and one
-        # immediate retry on a broken connection only (a pooled connection Redis closed while
-        # restarting); a timeout is not retried, the next one would take as long.
-        self._redis: Redis = Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
+    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
+        self._redis = redis
         # Same layout as `RedisStorage(key_prefix=<prefix>ratelimit)`: "<prefix>ratelimit:<key>".
         self.key_prefix = f"{key_prefix}ratelimit"
         # Script.__call__ sends EVALSHA and loads the script on NOSCRIPT (a Redis that restarted

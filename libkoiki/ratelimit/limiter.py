@@ -16,11 +16,15 @@ from functools import lru_cache
 import structlog
 from limits import RateLimitItem, parse
 from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from libkoiki.config import Settings
 from libkoiki.errors import AppError
 from libkoiki.ratelimit.backends import Backend, BackendUnavailable, MemoryBackend, RedisBackend
 from libkoiki.ratelimit.backends import Window as Window
+from libkoiki.redis_client import connect
 
 logger = structlog.get_logger("koiki.ratelimit")
 
@@ -85,11 +89,18 @@ class RateLimiter:
         self.backend: Backend
         if settings.rate_limit_strategy == "redis":
             assert settings.redis_url is not None  # Settings refuses redis without REDIS_URL
-            self.backend = RedisBackend(
+            # A limiter that waits on a sick Redis delays every API request: short timeouts, and
+            # one immediate retry on a broken connection only (a pooled connection Redis closed
+            # while restarting, or a master Sentinel replaced: the retry reconnects to the new
+            # one); a timeout is not retried, the next one would take as long.
+            redis = connect(
                 settings.redis_url,
-                key_prefix=settings.redis_key_prefix,
                 timeout_seconds=settings.rate_limit_backend_timeout_seconds,
+                sentinel_password=settings.redis_sentinel_password,
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                role="ratelimit",
             )
+            self.backend = RedisBackend(redis, key_prefix=settings.redis_key_prefix)
             self.strategy = "redis"
         else:
             self.backend = MemoryBackend()

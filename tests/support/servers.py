@@ -113,12 +113,23 @@ class ThrowawayPostgres:
 class RedisServer:
     """A throwaway redis-server on a free loopback port, to stop and restart inside a test."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *options: str,
+        launcher: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`options`: more redis-server arguments (`--replicaof`, `--requirepass`...);
+        `launcher`: a script that runs redis-server with the arguments (and `env`)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed")
         self.binary = binary
         self.directory = directory
+        self.options = options
+        self.launcher = launcher or (binary,)
+        self.env = env
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -129,13 +140,15 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                self.binary,
+                *self.launcher,
                 "--bind", "127.0.0.1",
                 "--port", str(self.port),
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self.directory),
+                *self.options,
             ],
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -144,7 +157,8 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    # -NOAUTH: up, and asking for the password it was given
+                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 time.sleep(0.05)
