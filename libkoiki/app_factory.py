@@ -13,7 +13,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
-from redis.asyncio import Redis
 
 from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
@@ -30,8 +29,10 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.observability.exposition import install_metrics
+from libkoiki.observability.framework import MeasuredRedis
 from libkoiki.observability.logging import configure_logging
-from libkoiki.observability.metrics import METRICS_PATH, install_metrics
+from libkoiki.observability.metrics import METRICS_PATH
 from libkoiki.openapi import install_openapi
 from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
@@ -58,7 +59,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         )
         app.state.reader = Reader(engine)
         app.state.redis = (
-            Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            MeasuredRedis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             if settings.redis_url
             else None
         )
@@ -148,7 +149,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age if settings.hsts_on else None
     )
     if settings.metrics_enabled:
-        install_metrics(app)
+        install_metrics(app, settings)
     app.add_middleware(ClientIPMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware, quiet_paths=PROBE_PATHS)
 

@@ -27,6 +27,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from libkoiki.observability.framework import MeasuredRedis
+
 STAMP_TTL_SECONDS = 86_400  # an idle user's stamp leaves Redis; their next request makes another
 
 
@@ -116,7 +118,7 @@ class RedisBackend:
         # A limiter that waits on a sick Redis delays every API request: short timeouts, and one
         # immediate retry on a broken connection only (a pooled connection Redis closed while
         # restarting); a timeout is not retried, the next one would take as long.
-        self._redis: Redis = Redis.from_url(
+        self._redis: Redis = MeasuredRedis.from_url(
             url,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
