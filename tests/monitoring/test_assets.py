@@ -48,7 +48,8 @@ def test_every_alert_has_a_unit_test_severity_and_runbook() -> None:
         assert name in tested, f"{name}: no promtool test expects it to fire"
         assert rule["labels"]["severity"] in ("page", "ticket"), name  # type: ignore[index]
         annotations = rule["annotations"]
-        assert annotations["summary"] and annotations["description"], name  # type: ignore[index]
+        assert annotations["summary"], name  # type: ignore[index]
+        assert annotations["description"], name  # type: ignore[index]
         link = annotations["runbook_url"]  # type: ignore[index]
         assert link == f"docs/operations.md#{name.lower()}", name
         assert name.lower() in anchors, f"{name}: no section '{name}' in docs/operations.md"
@@ -56,8 +57,9 @@ def test_every_alert_has_a_unit_test_severity_and_runbook() -> None:
 
 def test_promtool_unit_tests_pass() -> None:
     require_tools()
+    files = [str(path.relative_to(PROMETHEUS_DIR)) for path in RULE_TESTS]
     result = subprocess.run(
-        ["promtool", "test", "rules", *(str(path.relative_to(PROMETHEUS_DIR)) for path in RULE_TESTS)],
+        ["promtool", "test", "rules", *files],
         cwd=PROMETHEUS_DIR, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
