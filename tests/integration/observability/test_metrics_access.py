@@ -58,6 +58,15 @@ async def test_allow_ips_checks_the_peer_not_forwarded_for(client_from) -> None:
     assert api.status_code == 200  # only /metrics is guarded
 
 
+async def test_a_trusted_proxys_forwarded_address_does_not_count(client_from) -> None:  # type: ignore[no-untyped-def]
+    # 127.0.0.1 is a TRUSTED_PROXY: the app believes its X-Forwarded-For for rate limits and
+    # logs, but the scrape check looks at the connection, which is the proxy's.
+    async with client_from("127.0.0.1", metrics_allow_ips="10.0.5.0/24") as client:
+        forwarded = await client.get("/metrics", headers={"X-Forwarded-For": "10.0.5.7"})
+    assert forwarded.status_code == 403
+    assert forwarded.json()["code"] == "metrics_forbidden"
+
+
 async def test_bearer_token(client_from) -> None:  # type: ignore[no-untyped-def]
     async with client_from("203.0.113.9", metrics_bearer_token=TOKEN) as client:
         missing = await client.get("/metrics")
