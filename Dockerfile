@@ -38,6 +38,8 @@ RUN --mount=type=bind,source=docker/certs,target=/tmp/extra-ca \
        done \
     && update-ca-certificates
 
+# The commit in koiki_build_info: docker build --build-arg BUILD_COMMIT="$(git rev-parse --short HEAD)"
+ARG BUILD_COMMIT=unknown
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
@@ -45,7 +47,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     APP_ENV=production \
-    BACKUP_DIR=/backups
+    BACKUP_DIR=/backups \
+    BUILD_COMMIT=${BUILD_COMMIT}
 
 RUN groupadd --system --gid 10001 appuser \
     && useradd --system --uid 10001 --gid appuser --home-dir /app --shell /usr/sbin/nologin appuser \

@@ -114,6 +114,56 @@ ha_requires_sentinel_password() {
     grep -q "REDIS_SENTINEL_PASSWORD" "$work/err"
 }
 
+monitoring_compose() {
+    POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder METRICS_BEARER_TOKEN=placeholder \
+        GRAFANA_ADMIN_PASSWORD=placeholder \
+        "$(tool docker-compose)" -f docker-compose.prod.yml -f docker-compose.monitoring.yml \
+        config --quiet
+}
+
+monitoring_requires_secrets() {
+    # Grafana's admin password and the scrape token are required, never defaulted.
+    local name value kept
+    local all=(POSTGRES_PASSWORD=p REDIS_PASSWORD=p METRICS_BEARER_TOKEN=p GRAFANA_ADMIN_PASSWORD=p)
+    for name in GRAFANA_ADMIN_PASSWORD METRICS_BEARER_TOKEN; do
+        kept=()
+        for value in "${all[@]}"; do [[ "$value" == "$name="* ]] || kept+=("$value"); done
+        if env -u "$name" "${kept[@]}" "$(tool docker-compose)" -f docker-compose.prod.yml \
+            -f docker-compose.monitoring.yml config --quiet 2>"$work/err"; then
+            echo "docker-compose.monitoring.yml accepted an empty $name"
+            return 1
+        fi
+        grep -q "$name" "$work/err" || { cat "$work/err"; return 1; }
+    done
+}
+
+monitoring_ports_local() {
+    # The monitoring UIs are published on 127.0.0.1 only.
+    local bad
+    bad="$(grep -nE '^[[:space:]]+- "[^"]*:[0-9]+"' docker-compose.monitoring.yml | grep -v '"127.0.0.1:')"
+    [ -z "$bad" ] || { echo "published beyond loopback:"; echo "$bad"; return 1; }
+}
+
+prometheus_config() {
+    command -v promtool >/dev/null 2>&1 || { echo "promtool missing: .ci/monitoring.sh"; return 1; }
+    # --syntax-only: the scrape token file exists only inside the container.
+    promtool check config --syntax-only docker/prometheus/prometheus.yml &&
+        promtool check rules docker/prometheus/rules/*.yml
+}
+
+prometheus_rule_tests() {
+    (cd docker/prometheus && promtool test rules tests/*.yml)
+}
+
+alertmanager_config() {
+    command -v amtool >/dev/null 2>&1 || { echo "amtool missing: .ci/monitoring.sh"; return 1; }
+    amtool check-config docker/alertmanager/alertmanager.yml
+}
+
+grafana_dashboards() {
+    "$VENV_BIN/python" tests/monitoring/dashboards.py docker/grafana/dashboards/*.json
+}
+
 workflow_actions_pinned() {
     # A tag can be moved to other code; only a full commit SHA pins what CI runs.
     local bad
@@ -188,6 +238,13 @@ check "compose config docker-compose.prod.yml" compose_config docker-compose.pro
 check "prod compose refuses missing secrets" prod_requires_secrets
 check "compose config docker-compose.prod.yml + docker-compose.ha.yml" ha_compose_config
 check "HA compose refuses a missing REDIS_SENTINEL_PASSWORD" ha_requires_sentinel_password
+check "compose config prod + monitoring" monitoring_compose
+check "monitoring compose refuses missing secrets" monitoring_requires_secrets
+check "monitoring UIs on 127.0.0.1 only" monitoring_ports_local
+check "promtool check config and rules" prometheus_config
+check "promtool test rules (every alert)" prometheus_rule_tests
+check "amtool check-config alertmanager.yml" alertmanager_config
+check "grafana dashboards (offline)" grafana_dashboards
 check "nginx -t docker/nginx/nginx.conf" nginx_config_test
 check "nginx TLS cipher names exist" tls_cipher_names
 check "workflow YAML parses, actions pinned to SHAs" workflow_actions_pinned

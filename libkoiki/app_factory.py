@@ -29,8 +29,9 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.observability.exposition import install_metrics
 from libkoiki.observability.logging import configure_logging
-from libkoiki.observability.metrics import METRICS_PATH, install_metrics
+from libkoiki.observability.metrics import METRICS_PATH
 from libkoiki.openapi import install_openapi
 from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
@@ -156,7 +157,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age if settings.hsts_on else None
     )
     if settings.metrics_enabled:
-        install_metrics(app)
+        install_metrics(app, settings)
     app.add_middleware(ClientIPMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware, quiet_paths=PROBE_PATHS)
 

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from libkoiki.redis_client import check_redis_url
@@ -22,6 +29,7 @@ Environment = Literal["development", "staging", "production", "test"]
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/koiki.db"
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
 
 # Values shipped in `.env.example` or the deployment guide: a production deployment that still
 # carries one of them has not been configured.
@@ -81,6 +89,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     docs_enabled: bool | None = None
     metrics_enabled: bool = True
+    # Who may read /metrics on the app port (nginx never serves it): peers in these networks
+    # (the connection's address, never a forwarded one) and/or callers presenting this bearer
+    # token. Both unset: anyone who reaches the port, as before; both set: either one suffices.
+    metrics_allow_ips: StrList = Field(default_factory=list)
+    metrics_bearer_token: SecretStr | None = None
+    # Statements slower than this are logged (duration, request id, never the values) and
+    # counted in koiki_db_slow_queries_total; 0 turns the check off.
+    db_slow_query_ms: float = Field(default=0, ge=0)
+    # Shown in koiki_build_info (the image's commit, set by the build).
+    build_commit: str = "unknown"
     # FastAPI's native OpenTelemetry (spans, metrics, logs to the process's OTel providers).
     # Off, the per-request check whether a provider is configured is skipped too.
     otel_enabled: bool = False
@@ -172,7 +190,9 @@ class Settings(BaseSettings):
     backup_dir: Path = Path("./backups")
     backup_retention_days: int = Field(default=30, ge=1)
 
-    @field_validator("cors_origins", "trusted_proxies", "trusted_hosts", mode="before")
+    @field_validator(
+        "cors_origins", "trusted_proxies", "trusted_hosts", "metrics_allow_ips", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -193,14 +213,26 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow_ips")
     @classmethod
-    def _valid_networks(cls, value: list[str]) -> list[str]:
+    def _valid_networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for network in value:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
-                raise ValueError(f"TRUSTED_PROXIES: {network!r} is not an IP network") from exc
+                name = (info.field_name or "").upper()
+                raise ValueError(f"{name}: {network!r} is not an IP network") from exc
+        return value
+
+    @field_validator("metrics_bearer_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"METRICS_BEARER_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters"
+            )
         return value
 
     @field_validator("redis_url")

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from libkoiki import __version__
 from libkoiki.db.migrations import head_revisions
+from libkoiki.observability.framework import record_readiness
 
 logger = structlog.get_logger("koiki.health")
 router = APIRouter(tags=["Health Check"])
@@ -155,6 +156,7 @@ async def readiness(request: Request) -> JSONResponse:
         if database == "ok"
         else "unknown"
     )
+    record_readiness(checks)
     ready = all(value in ("ok", "disabled") for value in checks.values())
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -36,6 +36,8 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
+from libkoiki.observability.framework import MeasuredRedis
+
 logger = structlog.get_logger("koiki.redis")
 
 MASTER_CHANGES = Counter(
@@ -195,7 +197,7 @@ def connect(
     if retry is not None:
         options["retry"] = retry
     if _scheme(url) != SENTINEL_SCHEME:
-        return Redis.from_url(url, **options)
+        return MeasuredRedis.from_url(url, **options)
     target = parse_sentinel_url(url)
     sentinel_options: dict[str, Any] = {
         "socket_timeout": timeout_seconds,
@@ -209,6 +211,7 @@ def connect(
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
     client: Redis = sentinel.master_for(
         target.service_name,
+        redis_class=MeasuredRedis,
         connection_pool_class=MasterFollowingPool,
         db=target.db,
         username=target.username,

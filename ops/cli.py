@@ -152,6 +152,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(results, strict=args.strict)
 
 
+def cmd_slow_queries(args: argparse.Namespace) -> int:
+    from ops.slow_queries import NotEnabled, render, top_statements
+
+    target = _pg_target(load_settings())
+    try:
+        statements = asyncio.run(top_statements(target, args.limit))
+    except NotEnabled as exc:
+        raise CommandError(str(exc)) from exc
+    render(statements, sys.stdout)
+    return 0
+
+
 def _superuser_request(args: argparse.Namespace, settings: Settings) -> SuperuserRequest | None:
     from ops.superuser import SuperuserRequest
 
@@ -298,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_argument("--strict", action="store_true", help="warnings fail too")
+
+    sub = add(
+        "slow-queries",
+        cmd_slow_queries,
+        "The statements that took the database the most time (pg_stat_statements).",
+    )
+    sub.add_argument("--limit", type=int, default=10, help="how many (default 10)")
 
     add(
         "purge-auth-state",

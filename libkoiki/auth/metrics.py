@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 LOGINS = Counter(
     "koiki_auth_logins",
@@ -25,4 +25,10 @@ PASSWORD_RESETS = Counter(
     "koiki_auth_password_resets",
     "Password-reset steps (requested, completed, rejected)",
     ["stage"],
+)
+HASHES_PENDING = Gauge(
+    "koiki_password_hashes_pending",
+    "Password hashes and verifications running or queued for the hashing threads"
+    " (PASSWORD_HASH_CONCURRENCY run at once; the rest wait)",
+    multiprocess_mode="livesum",
 )

@@ -24,6 +24,7 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from libkoiki.auth.metrics import HASHES_PENDING
 from libkoiki.config import Settings, get_settings
 
 # One lane: more lanes only help when each hash can have several cores to itself, which a busy
@@ -88,7 +89,11 @@ class PasswordHasher:
         self._dummy_hash: str | None = None
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+        HASHES_PENDING.inc()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+        finally:
+            HASHES_PENDING.dec()
 
     async def run(self, work: Callable[[], T]) -> T:
         """Other CPU work on passwords (the strength estimate), under the same bound."""

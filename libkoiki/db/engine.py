@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 
 from libkoiki.config import Settings
 from libkoiki.db.session import KoikiSession
+from libkoiki.observability.framework import MeasuredPool
+from libkoiki.observability.slow_queries import install_slow_query_log
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -45,8 +47,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         ensure_sqlite_directory(url)
         engine = create_async_engine(url, echo=settings.db_echo, pool_pre_ping=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        install_slow_query_log(engine, settings.db_slow_query_ms)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.db_echo,
         pool_pre_ping=settings.db_pool_pre_ping,
@@ -56,7 +59,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.db_pool_recycle_seconds,
         # A dead server must fail the connect quickly so readiness and requests answer 503 fast.
         connect_args={"timeout": settings.health_check_timeout_seconds * 2},
+        poolclass=MeasuredPool,
     )
+    install_slow_query_log(engine, settings.db_slow_query_ms)
+    return engine
 
 
 def create_sessionmaker(

@@ -41,6 +41,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from libkoiki.observability.slow_queries import is_slow_query_listener
+
 # Result types whose asyncpg processing does not depend on the column's type code: the processor
 # found when planning is the one SQLAlchemy would use.
 _PLAIN_AFFINITIES = (Integer, String, Boolean, DateTime, Date, Time)
@@ -118,13 +120,13 @@ class Reader:
         engine = self._engine.sync_engine
         dispatch = engine.dispatch
         # SQL logging, execute and cursor listeners (tracing) must see every statement, and a
-        # schema translate map must rewrite it.
+        # schema translate map must rewrite it. The slow-query log sees the driver's own.
         if (
             engine.echo
             or _SQL_LOG.isEnabledFor(logging.INFO)
             or dispatch.before_execute
-            or dispatch.before_cursor_execute
-            or dispatch.after_cursor_execute
+            or (dispatch.before_cursor_execute and _foreign(dispatch.before_cursor_execute))
+            or (dispatch.after_cursor_execute and _foreign(dispatch.after_cursor_execute))
             or "schema_translate_map" in engine.get_execution_options()
         ):
             return None
@@ -173,6 +175,11 @@ class Reader:
             for row in rows:
                 row[column] = process(row[column])
         return rows
+
+
+def _foreign(listeners: Any) -> bool:
+    """Listeners other than the slow-query log's, which times the driver path on its own."""
+    return not all(is_slow_query_listener(listener) for listener in listeners)
 
 
 def _translated(error: PostgresError, dialect: Dialect) -> Exception:

@@ -65,8 +65,14 @@ def test_metrics_aggregate_all_workers(tmp_path: Path, settings) -> None:
         server.terminate()
         server.wait(timeout=15)
     counted = re.search(
-        r'^koiki_http_requests_total\{handler="/",method="GET",status="200"\} (\S+)$', text, re.M
+        r'^http_requests_total\{handler="/",method="GET",status="2xx"\} (\S+)$', text, re.M
     )
     assert counted, text[:2000]
     assert float(counted.group(1)) == requests
+    highr = re.search(r"^http_request_duration_highr_seconds_count (\S+)$", text, re.M)
+    assert highr, text[:2000]
+    assert float(highr.group(1)) == requests
+    # Gauges aggregate as their mode says: one build, no connection left checked out.
+    assert re.search(r'^koiki_build_info\{commit="unknown",version="[^"]+"\} 1\.0$', text, re.M)
+    assert re.search(r"^koiki_password_hashes_pending 0\.0$", text, re.M), text[:3000]
     assert len(list(metrics_dir.glob("counter_*.db"))) >= 2, "both workers wrote metrics"

@@ -84,6 +84,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     await client.get("/")
     await client.get("/no/such/page")
     text = (await client.get("/metrics")).text
-    assert re.search(r'koiki_http_requests_total\{handler="/",method="GET",status="200"\}', text)
-    assert "koiki_http_request_duration_seconds_bucket" in text
+    assert re.search(r'http_requests_total\{handler="/",method="GET",status="2xx"\} 1\.0', text)
+    assert re.search(r'http_requests_total\{handler="none",method="GET",status="4xx"\} 1\.0', text)
+    assert 'http_request_duration_seconds_bucket{handler="/",le="0.1",method="GET"}' in text
     assert "/no/such/page" not in text  # untemplated paths would explode label cardinality
