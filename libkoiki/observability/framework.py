@@ -11,7 +11,7 @@ sum over live workers (pool, queues) or the latest value (readiness).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio import Redis
@@ -19,7 +19,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from libkoiki import __version__
-from libkoiki.config import Settings
+
+if TYPE_CHECKING:
+    from libkoiki.config import Settings
 
 # Sub-millisecond work with a tail worth seeing: a pool wait or a Redis round trip.
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)

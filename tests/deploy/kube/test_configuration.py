@@ -30,6 +30,14 @@ COMPOSE_ONLY = {
     "KOIKI_IMAGE": "the overlay's images: list",
     "KOIKI_FRONTEND_IMAGE": "the overlay's images: list",
     "PUBLIC_ORIGIN": "the frontend's APP_ORIGIN (ConfigMap koiki-frontend-config)",
+    "BUILD_COMMIT": "the image's build argument",
+    "POSTGRES_LOG_MIN_DURATION_MS": "the Cluster's parameters (log_min_duration_statement)",
+    "GRAFANA_ADMIN_PASSWORD": "the Prometheus Operator's stack (components/monitoring)",
+    "GRAFANA_ADMIN_USER": "the Prometheus Operator's stack (components/monitoring)",
+    "GRAFANA_PORT": "the Prometheus Operator's stack (components/monitoring)",
+    "PROMETHEUS_PORT": "the Prometheus Operator's stack (components/monitoring)",
+    "ALERTMANAGER_PORT": "the Prometheus Operator's stack (components/monitoring)",
+    "ALERTMANAGER_SMTP_PASSWORD": "the Prometheus Operator's stack (components/monitoring)",
 }
 # Settings the image carries itself; an environment must not override them.
 IMAGE_SETTINGS = {"BUILD_COMMIT"}
