@@ -26,7 +26,7 @@ from libkoiki import __version__
 from libkoiki.db.migrations import head_revisions
 
 logger = structlog.get_logger("koiki.health")
-router = APIRouter(tags=["Health Check"])
+router = APIRouter(tags=["health"])
 
 CheckResult = str
 
@@ -62,7 +62,7 @@ def utc_timestamp() -> str:
     return f"{_utc_second(second)}.{int((now - second) * 1000):03d}Z"
 
 
-@router.get("/", response_model=ServiceInfo, tags=["Service Info"])
+@router.get("/", response_model=ServiceInfo)
 async def service_info(request: Request) -> ServiceInfo:
     settings = request.app.state.settings
     return ServiceInfo(
