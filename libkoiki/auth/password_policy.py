@@ -46,7 +46,10 @@ def validate_password(
     if email:
         local_part = email.rsplit("@", 1)[0].lower()
         if len(local_part) >= MIN_LOCAL_PART_TO_CHECK and local_part in lowered:
-            raise ValueError("password must not contain the email address")
+            raise ValueError(
+                f"password must not contain the email's local part ({local_part!r}, the part "
+                "before the @), in any letter case"
+            )
     return password
 
 

@@ -109,7 +109,8 @@ def dev_run(tmp_path: Path) -> Iterator[DevRun]:
         "LOG_FORMAT": "console",
         "NEXT_TELEMETRY_DISABLED": "1",
     }
-    env.pop("MAKEFLAGS", None)
+    for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # as from a terminal, even under `make test`
+        env.pop(name, None)
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             [

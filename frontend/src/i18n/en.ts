@@ -220,6 +220,16 @@ export const en: Messages = {
       'role.delete': 'Role deleted',
     },
   },
+  roles: {
+    names: {
+      admin: 'Administrator',
+      user: 'User',
+    },
+    descriptions: {
+      admin: 'Administrators: every permission',
+      user: 'Default role of every new account',
+    },
+  },
   pages: {
     forbiddenTitle: 'Access denied',
     forbiddenBody: 'You do not have permission to view this page. Ask an administrator.',
@@ -260,7 +270,7 @@ export const en: Messages = {
     mismatch: 'The passwords do not match.',
     samePassword: 'Choose a password different from the current one.',
     passwordCommon: 'This password is too common and easy to guess. Choose another one.',
-    passwordHasEmail: 'The password must not contain your email address.',
+    passwordHasEmail: 'The password must not contain the part of your email address before the @.',
     date: 'Enter a valid date.',
     number: 'Enter a number.',
     invalid: 'Invalid value ({detail}).',

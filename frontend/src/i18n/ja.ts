@@ -219,6 +219,17 @@ export const ja = {
       'role.delete': 'ロール削除',
     } as Record<string, string>,
   },
+  roles: {
+    // The built-in roles; a role an administrator adds shows under its own name.
+    names: {
+      admin: '管理者',
+      user: '一般ユーザー',
+    } as Record<string, string>,
+    descriptions: {
+      admin: '管理者: すべての権限',
+      user: 'すべての新しいアカウントの既定のロール',
+    } as Record<string, string>,
+  },
   pages: {
     forbiddenTitle: 'アクセス権がありません',
     forbiddenBody: 'このページを表示する権限がありません。管理者にお問い合わせください。',
@@ -259,7 +270,7 @@ export const ja = {
     mismatch: 'パスワードが一致しません。',
     samePassword: '現在のパスワードと異なるパスワードを入力してください。',
     passwordCommon: 'よく使われていて推測されやすいパスワードです。別のパスワードにしてください。',
-    passwordHasEmail: 'パスワードにメールアドレスを含めないでください。',
+    passwordHasEmail: 'パスワードにメールアドレスの @ より前の部分を含めないでください。',
     date: '日付の形式が正しくありません。',
     number: '数値を入力してください。',
     invalid: '入力内容が正しくありません（{detail}）。',
