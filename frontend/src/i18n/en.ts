@@ -219,6 +219,11 @@ export const en: Messages = {
       'role.update': 'Role updated',
       'role.delete': 'Role deleted',
     },
+    targetTypes: {
+      user: 'user',
+      session: 'session',
+      role: 'role',
+    },
   },
   roles: {
     names: {

@@ -218,6 +218,11 @@ export const ja = {
       'role.update': 'ロール更新',
       'role.delete': 'ロール削除',
     } as Record<string, string>,
+    targetTypes: {
+      user: 'ユーザー',
+      session: 'セッション',
+      role: 'ロール',
+    } as Record<string, string>,
   },
   roles: {
     // The built-in roles; a role an administrator adds shows under its own name.
