@@ -36,7 +36,7 @@ backend: migrate  ## run the API with auto-reload on http://localhost:$(BACKEND_
 
 frontend: install  ## run the Next.js dev server on http://localhost:$(FRONTEND_PORT), calling the API on $(BACKEND_PORT)
 	cd frontend && PORT=$(FRONTEND_PORT) DEV_HOST=$(DEV_HOST) NEXT_TELEMETRY_DISABLED=$${NEXT_TELEMETRY_DISABLED:-1} \
-	  NEXT_PUBLIC_API_BASE_URL=http://127.0.0.1:$(BACKEND_PORT)/api/v1 npm run dev
+	  NEXT_PUBLIC_API_BASE_URL=http://$(if $(filter 0.0.0.0,$(DEV_HOST)),127.0.0.1,$(DEV_HOST)):$(BACKEND_PORT)/api/v1 npm run dev
 
 # scripts/dev.py runs each server in a process group of its own and stops them with one signal.
 dev: install migrate  ## install everything and run API + UI on the embedded default (Ctrl-C stops both)

@@ -69,6 +69,13 @@ def _api_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server listening on `host` (all addresses: loopback)."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (read, not bound)
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 def _ui_command(args: argparse.Namespace) -> list[str]:
     # next itself, not `npm run dev`: npm and sh in between would each relay the signal again.
     next_bin = FRONTEND / "node_modules" / ".bin" / "next"
@@ -79,7 +86,7 @@ def _ui_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
     # The BFF calls the API from the Next.js server: always the one started here (a value in
     # frontend/.env loses to the process environment).
-    env["NEXT_PUBLIC_API_BASE_URL"] = f"http://127.0.0.1:{args.backend_port}/api/v1"
+    env["NEXT_PUBLIC_API_BASE_URL"] = f"http://{_reachable(args.host)}:{args.backend_port}/api/v1"
     env.setdefault("NEXT_TELEMETRY_DISABLED", "1")
     env["PORT"] = str(args.frontend_port)
     return env
