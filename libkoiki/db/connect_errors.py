@@ -47,6 +47,14 @@ def _where(url: str | None) -> tuple[str, str | None, str | None]:
         return "the database server", None, None
     if parsed.get_backend_name() == "sqlite":
         return parsed.database or "", None, parsed.database
+    if not parsed.host and parsed.query.get("host"):
+        # A multi-host URL (`?host=a:5432&host=b:5432`) names every server it may use.
+        hosts = parsed.query["host"]
+        return (
+            ",".join([hosts] if isinstance(hosts, str) else hosts),
+            parsed.username,
+            parsed.database,
+        )
     host = parsed.host or "localhost"
     return f"{host}:{parsed.port or 5432}", parsed.username, parsed.database
 
