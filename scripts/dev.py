@@ -41,7 +41,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _defined_in_dotenv(name: str) -> bool:
+def _configured(name: str) -> bool:
+    """Set in the environment or in .env: the developer's choice wins over ours."""
     from dotenv import dotenv_values
 
     return name in os.environ or name in dotenv_values(ROOT / ".env")
@@ -63,7 +64,7 @@ def _api_command(args: argparse.Namespace) -> list[str]:
 
 def _api_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
-    if not _defined_in_dotenv("FRONTEND_URL"):
+    if not _configured("FRONTEND_URL"):
         # Password-reset links must point at the UI this command starts.
         env["FRONTEND_URL"] = f"http://localhost:{args.frontend_port}"
     return env
