@@ -23,10 +23,17 @@ import pytest
 
 from tests.support.servers import REPO_ROOT, free_port
 
-pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "frontend" / "node_modules" / ".bin" / "next").exists(),
-    reason="frontend/node_modules is missing (`make install`; CI installs it before the tests)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (REPO_ROOT / "frontend" / "node_modules" / ".bin" / "next").exists(),
+        reason="frontend/node_modules is missing (`make install`; CI installs it before the tests)",
+    ),
+    pytest.mark.skipif(
+        bool(os.environ.get("KOIKI_TEST_DATABASE_URL")),
+        reason="make dev runs on the embedded default whatever the suite's backend: it runs once,"
+        " in the embedded pass",
+    ),
+]
 
 START_SECONDS = 180.0
 STOP_SECONDS = 30.0  # a bound for a hung stop, not a timing assertion: the launcher's own is 8 s
