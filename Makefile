@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 BACKEND_PORT ?= 8000
 BENCH_DURATION ?= 15
 BENCH_ROUNDS ?= 3
+# 0.0.0.0 (or this machine's address) serves the dev servers to other machines too.
+DEV_HOST ?= 127.0.0.1
 FRONTEND_PORT ?= 3000
 
 .PHONY: help install dev backend frontend migrate test coverage lint format typecheck security bench
@@ -30,20 +32,15 @@ migrate: $(VENV)/.installed  ## apply the database migrations (DATABASE_URL, def
 	$(BIN)/alembic upgrade head
 
 backend: migrate  ## run the API with auto-reload on http://localhost:$(BACKEND_PORT)
-	$(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT)
+	$(BIN)/uvicorn main:app --reload --host $(DEV_HOST) --port $(BACKEND_PORT)
 
-frontend: install  ## run the Next.js dev server on http://localhost:$(FRONTEND_PORT)
-	cd frontend && PORT=$(FRONTEND_PORT) npm run dev
+frontend: install  ## run the Next.js dev server on http://localhost:$(FRONTEND_PORT), calling the API on $(BACKEND_PORT)
+	cd frontend && PORT=$(FRONTEND_PORT) DEV_HOST=$(DEV_HOST) NEXT_TELEMETRY_DISABLED=$${NEXT_TELEMETRY_DISABLED:-1} \
+	  NEXT_PUBLIC_API_BASE_URL=http://$(if $(filter 0.0.0.0,$(DEV_HOST)),127.0.0.1,$(DEV_HOST)):$(BACKEND_PORT)/api/v1 npm run dev
 
-dev: install migrate  ## install everything and run API + frontend on the embedded default
-	@if [ -f frontend/package.json ]; then \
-	  trap 'kill 0' EXIT INT TERM; \
-	  $(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT) & \
-	  (cd frontend && PORT=$(FRONTEND_PORT) npm run dev) & \
-	  wait; \
-	else \
-	  $(BIN)/uvicorn main:app --reload --host 127.0.0.1 --port $(BACKEND_PORT); \
-	fi
+# scripts/dev.py runs each server in a process group of its own and stops them with one signal.
+dev: install migrate  ## install everything and run API + UI on the embedded default (Ctrl-C stops both)
+	@exec $(BIN)/python scripts/dev.py --host $(DEV_HOST) --backend-port $(BACKEND_PORT) --frontend-port $(FRONTEND_PORT)
 
 test: $(VENV)/.installed  ## run the test suite (set KOIKI_TEST_DATABASE_URL + KOIKI_TEST_REDIS_URL for PostgreSQL + Redis)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

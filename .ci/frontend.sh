@@ -142,14 +142,37 @@ set +e
 npx playwright test
 e2e_status=$?
 set -e
-if [ -f e2e/.results.json ]; then
-  read -r E2E_PASSED E2E_FAILED < <(node -e '
-    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stats;
-    console.log(s.expected + s.flaky, s.unexpected)' e2e/.results.json)
-fi
+count_e2e() { # adds this run's results to the totals
+  local passed failed
+  if [ -f e2e/.results.json ]; then
+    read -r passed failed < <(node -e '
+      const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stats;
+      console.log(s.expected + s.flaky, s.unexpected)' e2e/.results.json)
+    E2E_PASSED=$((E2E_PASSED + passed)) E2E_FAILED=$((E2E_FAILED + failed))
+    rm -f e2e/.results.json
+  fi
+}
+count_e2e
 if [ "$e2e_status" -ne 0 ]; then
   echo "--- API log (tail)"; tail -n 60 "$WORK/api.log"
   echo "--- frontend log (tail)"; tail -n 60 "$WORK/web.log"
 fi
+
+# The console spec again, against `next dev`: what a developer sees in `make dev` (the dev tools'
+# inline styles under the development CSP) must log no error either.
+step "end-to-end against next dev (console.spec.ts)"
+DEV_PORT=$(free_port)
+env NEXT_PUBLIC_API_BASE_URL="$E2E_API_URL/api/v1" node_modules/.bin/next dev --hostname 127.0.0.1 \
+  --port "$DEV_PORT" >"$WORK/dev.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$DEV_PORT/api/health" "next dev" "$WORK/dev.log" "${PIDS[-1]}"
+set +e
+E2E_DEV=1 E2E_BASE_URL="http://localhost:$DEV_PORT" npx playwright test e2e/console.spec.ts
+dev_status=$?
+set -e
+count_e2e
+if [ "$dev_status" -ne 0 ]; then
+  echo "--- next dev log (tail)"; tail -n 60 "$WORK/dev.log"
+fi
 echo "screenshots: frontend/e2e/screenshots/"
-[ "$e2e_status" -eq 0 ]
+[ "$e2e_status" -eq 0 ] && [ "$dev_status" -eq 0 ]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from libkoiki.config import Settings, async_database_url
 from libkoiki.db import Base
+from libkoiki.db.connect_errors import describe_connect_failure
 from libkoiki.db.engine import ensure_sqlite_directory
 
 config = context.config
@@ -70,4 +71,11 @@ elif (lent_connection := config.attributes.get("connection")) is not None:
     # A caller that holds a connection (for example under an advisory lock) lends it to us.
     _run_sync(lent_connection)
 else:
-    asyncio.run(run_migrations_online())
+    try:
+        asyncio.run(run_migrations_online())
+    except Exception as exc:
+        failure = describe_connect_failure(exc, database_url())
+        if failure is None:
+            raise
+        # `make migrate` is often a newcomer's first contact with the database: one line, exit 1.
+        raise SystemExit(f"migrate: {failure.message}") from None

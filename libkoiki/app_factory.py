@@ -37,6 +37,7 @@ from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 from libkoiki.redis_client import connect, describe_redis_url, on_master_change
+from libkoiki.startup import check_database, quiet_startup_refusal
 
 logger = structlog.get_logger("koiki.app")
 
@@ -53,6 +54,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        try:
+            await check_database(engine, settings)
+        except BaseException:
+            await engine.dispose()
+            raise
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(
             engine, info={SESSION_INFO_KEY: app.state.security_stamps}
@@ -182,6 +188,7 @@ def create_app(
         telemetry=None if settings.otel_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
+    quiet_startup_refusal(app)
     install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(health_router)

@@ -27,7 +27,7 @@ from libkoiki.db.migrations import head_revisions
 from libkoiki.observability.framework import record_readiness
 
 logger = structlog.get_logger("koiki.health")
-router = APIRouter(tags=["Health Check"])
+router = APIRouter(tags=["health"])
 
 CheckResult = str
 
@@ -63,7 +63,7 @@ def utc_timestamp() -> str:
     return f"{_utc_second(second)}.{int((now - second) * 1000):03d}Z"
 
 
-@router.get("/", response_model=ServiceInfo, tags=["Service Info"])
+@router.get("/", response_model=ServiceInfo)
 async def service_info(request: Request) -> ServiceInfo:
     settings = request.app.state.settings
     return ServiceInfo(

@@ -346,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _connect_failure(exc: Exception) -> str | None:
+    """One line for a database that cannot be reached or refuses us, whatever the command."""
+    from libkoiki.db.connect_errors import describe_connect_failure
+
+    try:
+        url: str | None = ops_settings.load_settings().database_url
+    except ops_settings.InvalidSettings:
+        url = None
+    failure = describe_connect_failure(exc, url)
+    return failure.message if failure else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -356,4 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        line = _connect_failure(exc)
+        if line is None:
+            raise
+        print(f"{args.command}: {line}", file=sys.stderr)
+        return EXIT_FAILED
     return code

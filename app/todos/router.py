@@ -23,7 +23,7 @@ from libkoiki.pagination import Page
 from libkoiki.ratelimit import rate_limit
 
 # 401, 413, 422, 429 and 503 are documented for every route by libkoiki.openapi.
-router = APIRouter(prefix="/api/v1/todos", tags=["Todos"])
+router = APIRouter(prefix="/api/v1/todos", tags=["todos"])
 NOT_FOUND_RESPONSE = error_responses(404)
 TodoPage = Page[TodoRead]
 # Reads are cheap; writes get a tighter per-user budget than the global default.

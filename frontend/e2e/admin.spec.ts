@@ -54,10 +54,10 @@ test('an administrator manages users and reads the audit log', async ({ page, co
   // Grant the admin role: after a reload the member sees the admin area.
   await row.getByRole('button', { name: `Edit roles of ${member}` }).click()
   const dialog = page.getByRole('dialog', { name: `Roles of ${member}` })
-  await dialog.getByRole('checkbox', { name: /admin/ }).check()
+  await dialog.getByRole('checkbox', { name: /^Administrator/ }).check()
   await dialog.getByRole('button', { name: 'Save roles' }).click()
   await expect(dialog).toBeHidden()
-  await expect(row).toContainText('admin')
+  await expect(row.locator('[data-role="admin"]')).toHaveText('Administrator')
   await memberPage.reload()
   await hydrated(memberPage)
   await expect(memberPage.getByRole('navigation', { name: 'Main menu' }).getByRole('link', { name: 'Users' })).toBeVisible()
@@ -102,12 +102,12 @@ test('an administrator creates an account that can sign in at once', async ({ pa
 
   await dialog.getByLabel('Initial password', { exact: true }).fill(password)
   await dialog.getByLabel('Confirm password', { exact: true }).fill(password)
-  await expect(dialog.getByRole('checkbox', { name: /^user/ })).toBeChecked()
+  await expect(dialog.getByRole('checkbox', { name: /^User/ })).toBeChecked()
   await dialog.getByRole('button', { name: 'Create user' }).click()
   await expect(dialog).toBeHidden()
   const row = page.getByTestId('user-row').filter({ hasText: email })
   await expect(row).toContainText('Created Member')
-  await expect(row).toContainText('user')
+  await expect(row.locator('[data-role="user"]')).toHaveText('User')
 
   const other = await newVisitor(browser)
   await useEnglish(other)

@@ -151,7 +151,9 @@ def validate_password(
         local_part = email.rsplit("@", 1)[0].lower()
         if len(local_part) >= MIN_LOCAL_PART_TO_CHECK and local_part in lowered:
             raise PasswordRejected(
-                "password_has_email", "password must not contain the email address"
+                "password_has_email",
+                f"password must not contain the email's local part ({local_part!r}, the part "
+                "before the @), in any letter case",
             )
     words = context_words(email)
     if _only_context(lowered, words):

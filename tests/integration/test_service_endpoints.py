@@ -69,6 +69,49 @@ async def test_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> None:
     assert schema["info"]["version"] == __version__
 
 
+async def test_docs_pages_answer_head_like_get(client: httpx.AsyncClient) -> None:
+    pages = (
+        "/docs",
+        "/redoc",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+        "/docs-assets/redoc.standalone.js",
+        "/docs-assets/swagger-ui-bundle.js",
+    )
+    for page in pages:
+        get = await client.get(page)
+        head = await client.head(page)
+        assert get.status_code == head.status_code == 200, page
+        assert head.content == b"", page
+        for header in ("content-type", "content-length", "content-security-policy"):
+            assert head.headers[header] == get.headers[header], (page, header)
+
+
+async def test_redoc_names_no_other_host(client: httpx.AsyncClient) -> None:
+    # ReDoc's bundle as shipped loads its logo from cdn.redoc.ly, which the docs CSP blocks.
+    bundle = (await client.get("/docs-assets/redoc.standalone.js")).content
+    assert b"cdn.redoc.ly" not in bundle
+    assert b'src:"data:image/svg+xml,' in bundle
+    assert b"redocly logo" in bundle  # still the bundle ReDoc ships, only the image swapped
+
+
+async def test_every_operation_has_one_lowercase_tag(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = [
+        (method, path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+    for method, path, operation in operations:
+        tags = operation.get("tags", [])
+        assert len(tags) == 1, (method, path, tags)
+        assert re.fullmatch(r"[a-z]+", tags[0]), (method, path, tags)
+    root = [operation for method, path, operation in operations if path == "/"]
+    assert [operation["tags"] for operation in root] == [["health"]]
+    used = {operation["tags"][0] for _, _, operation in operations}
+    assert {"health", "auth", "users", "roles", "audit", "todos"} <= used
+
+
 async def test_docs_are_off_in_production_unless_enabled(make_client) -> None:
     async with make_client(app_env="production", cors_origins="https://app.example.com") as client:
         assert (await client.get("/docs")).status_code == 404

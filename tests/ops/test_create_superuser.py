@@ -161,6 +161,13 @@ async def test_if_configured_skips_without_settings_and_uses_them_when_set(
         ("ok@example.com", "Welcome2026", 1, "too easy to guess"),
         ("ok@example.com", "koiki-2026", 1, "name of this service"),
         ("not-an-email", PASSWORD, 1, "not a valid email address"),
+        # The rule, stated: the local part (not the whole address) may not appear.
+        (
+            "admin@example.com",
+            "Admin-pass-for-newcomer-1",
+            1,
+            "password must not contain the email's local part ('admin', the part before the @)",
+        ),
         ("ok@example.com", "", 2, "no password"),
     ],
 )

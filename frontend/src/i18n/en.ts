@@ -219,6 +219,21 @@ export const en: Messages = {
       'role.update': 'Role updated',
       'role.delete': 'Role deleted',
     },
+    targetTypes: {
+      user: 'user',
+      session: 'session',
+      role: 'role',
+    },
+  },
+  roles: {
+    names: {
+      admin: 'Administrator',
+      user: 'User',
+    },
+    descriptions: {
+      admin: 'Administrators: every permission',
+      user: 'Default role of every new account',
+    },
   },
   pages: {
     forbiddenTitle: 'Access denied',
@@ -260,7 +275,7 @@ export const en: Messages = {
     mismatch: 'The passwords do not match.',
     samePassword: 'Choose a password different from the current one.',
     passwordCommon: 'This password is too common and easy to guess. Choose another one.',
-    passwordHasEmail: 'The password must not contain your email address.',
+    passwordHasEmail: 'The password must not contain the part of your email address before the @.',
     passwordRepeated: 'The password must not be one character or group of characters repeated.',
     passwordSequence: 'The password must not be a sequence such as abcdefgh or 12345678.',
     passwordContext: 'The password is built from your email address or the name of this service. Choose another one.',

@@ -24,3 +24,13 @@ export function format(template: string, values: Record<string, string | number>
     key in values ? String(values[key]) : whole,
   )
 }
+
+/** A role's name as shown: the built-in ones translated, any other as it was named. */
+export function roleName(role: string, m: Messages): string {
+  return m.roles.names[role] ?? role
+}
+
+/** A role's description: the built-in ones translated, any other as the API gives it. */
+export function roleDescription(role: { name: string; description?: string | null }, m: Messages): string | null {
+  return m.roles.descriptions[role.name] ?? role.description ?? null
+}

@@ -218,6 +218,22 @@ export const ja = {
       'role.update': 'ロール更新',
       'role.delete': 'ロール削除',
     } as Record<string, string>,
+    targetTypes: {
+      user: 'ユーザー',
+      session: 'セッション',
+      role: 'ロール',
+    } as Record<string, string>,
+  },
+  roles: {
+    // The built-in roles; a role an administrator adds shows under its own name.
+    names: {
+      admin: '管理者',
+      user: '一般ユーザー',
+    } as Record<string, string>,
+    descriptions: {
+      admin: '管理者: すべての権限',
+      user: 'すべての新しいアカウントの既定のロール',
+    } as Record<string, string>,
   },
   pages: {
     forbiddenTitle: 'アクセス権がありません',
@@ -259,7 +275,7 @@ export const ja = {
     mismatch: 'パスワードが一致しません。',
     samePassword: '現在のパスワードと異なるパスワードを入力してください。',
     passwordCommon: 'よく使われていて推測されやすいパスワードです。別のパスワードにしてください。',
-    passwordHasEmail: 'パスワードにメールアドレスを含めないでください。',
+    passwordHasEmail: 'パスワードにメールアドレスの @ より前の部分を含めないでください。',
     passwordRepeated: '同じ文字や文字列の繰り返しはパスワードに使えません。',
     passwordSequence: 'abcdefgh や 12345678 のような連続した文字はパスワードに使えません。',
     passwordContext: 'メールアドレスやサービス名から作られたパスワードは推測されやすいため使えません。',

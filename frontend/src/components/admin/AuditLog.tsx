@@ -192,7 +192,9 @@ export function AuditLog() {
                       </span>
                     </td>
                     <td className="hide-sm muted">
-                      {event.target_type ? `${event.target_type}${event.target_id ? ` #${event.target_id}` : ''}` : '—'}
+                      {event.target_type
+                        ? `${m.admin.targetTypes[event.target_type] ?? event.target_type}${event.target_id ? ` #${event.target_id}` : ''}`
+                        : '—'}
                     </td>
                     <td className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>

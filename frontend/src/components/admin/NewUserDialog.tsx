@@ -6,6 +6,7 @@ import { Field } from '@/components/Field'
 import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
 import { useModal } from '@/components/useModal'
+import { roleDescription, roleName } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Role, User } from '@/lib/api/types'
 import { api } from '@/lib/client/bff'
@@ -84,8 +85,8 @@ export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
                 <label key={role.id} className="checkbox">
                   <input type="checkbox" name="roles" value={role.name} defaultChecked={role.name === DEFAULT_ROLE} />
                   <span>
-                    <strong>{role.name}</strong>
-                    {role.description ? <span className="hint"> — {role.description}</span> : null}
+                    <strong>{roleName(role.name, m)}</strong>
+                    {roleDescription(role, m) ? <span className="hint"> — {roleDescription(role, m)}</span> : null}
                   </span>
                 </label>
               ))}

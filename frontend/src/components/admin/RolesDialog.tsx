@@ -3,7 +3,7 @@
 import { useId, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { useModal } from '@/components/useModal'
-import { format } from '@/i18n'
+import { format, roleDescription, roleName } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Role, User } from '@/lib/api/types'
 
@@ -54,8 +54,8 @@ export function RolesDialog({ user, roles, onSave, onClose, error }: Props) {
                     defaultChecked={user?.roles.includes(role.name) ?? false}
                   />
                   <span>
-                    <strong>{role.name}</strong>
-                    {role.description ? <span className="hint"> — {role.description}</span> : null}
+                    <strong>{roleName(role.name, m)}</strong>
+                    {roleDescription(role, m) ? <span className="hint"> — {roleDescription(role, m)}</span> : null}
                   </span>
                 </label>
               ))}

@@ -6,7 +6,7 @@ import { Pagination } from '@/components/Pagination'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
-import { format } from '@/i18n'
+import { format, roleName } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Page, Role, User } from '@/lib/api/types'
 import { api } from '@/lib/client/bff'
@@ -56,10 +56,10 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { is_active: active } })
-      showToast(format(active ? m.admin.activated : m.admin.deactivated, { email: user.email }))
+      showToast((t) => format(active ? t.admin.activated : t.admin.deactivated, { email: user.email }))
       reload()
     } catch (error) {
-      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+      showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       setBusyId(null)
     }
@@ -69,7 +69,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { roles: names } })
       setEditing(null)
-      showToast(format(m.admin.rolesSaved, { email: user.email }))
+      showToast((t) => format(t.admin.rolesSaved, { email: user.email }))
       reload()
     } catch (error) {
       const mapped = mapApiError(error, m)
@@ -148,7 +148,9 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                       {user.id === me.id ? <span className="badge">{m.admin.you}</span> : null}{' '}
                       {user.is_superuser ? <span className="badge badge-accent">{m.admin.superuser}</span> : null}
                     </td>
-                    <td className="hide-sm">{user.full_name ?? <span className="muted">—</span>}</td>
+                    <td className="hide-sm" translate="no">
+                      {user.full_name ?? <span className="muted">—</span>}
+                    </td>
                     <td>
                       <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
                         {user.is_active ? m.admin.active : m.admin.inactive}
@@ -157,8 +159,8 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                     <td>
                       {user.roles.length > 0 ? (
                         user.roles.map((role) => (
-                          <span key={role} className="badge badge-spaced">
-                            {role}
+                          <span key={role} className="badge badge-spaced" data-role={role}>
+                            {roleName(role, m)}
                           </span>
                         ))
                       ) : (
@@ -210,7 +212,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         roles={roles}
         onCreated={(user) => {
           setCreating(false)
-          showToast(format(m.admin.userCreated, { email: user.email }))
+          showToast((t) => format(t.admin.userCreated, { email: user.email }))
           // Show the new account: search for it from the first page.
           setSearchText(user.email)
           reload()

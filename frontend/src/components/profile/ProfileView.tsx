@@ -1,7 +1,7 @@
 'use client'
 
 import { useRouter } from 'next/navigation'
-import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { useCallback, useEffect, useState, useSyncExternalStore, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Field } from '@/components/Field'
@@ -9,7 +9,7 @@ import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
-import { format } from '@/i18n'
+import { format, roleName } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { Session } from '@/lib/api/types'
 import { api, hardNavigate, request } from '@/lib/client/bff'
@@ -33,7 +33,7 @@ export function ProfileView() {
 }
 
 function AccountCard() {
-  const { m, locale } = useI18n()
+  const { m } = useI18n()
   const user = useUser()
   const router = useRouter()
   const { formRef, fields, problem, check, fail } = useFormErrors(['full_name'])
@@ -66,13 +66,15 @@ function AccountCard() {
         <dt>{m.profile.email}</dt>
         <dd>{user.email}</dd>
         <dt>{m.profile.memberSince}</dt>
-        <dd>{formatDate(user.created_at, locale)}</dd>
+        <dd>
+          <LocalDate iso={user.created_at} />
+        </dd>
         <dt>{m.profile.roles}</dt>
         <dd>
           {user.roles.length > 0
             ? user.roles.map((role) => (
-                <span key={role} className="badge badge-accent badge-spaced">
-                  {role}
+                <span key={role} className="badge badge-accent badge-spaced" data-role={role}>
+                  {roleName(role, m)}
                 </span>
               ))
             : m.profile.noRoles}
@@ -167,13 +169,26 @@ async function signOutHere() {
   }
 }
 
+const noSubscription = () => () => {}
+
+/**
+ * A date in the browser's time zone. The server renders in its own zone (UTC in a container), so
+ * formatting there would mismatch the hydrated page near midnight: it is formatted after
+ * hydration only.
+ */
+function LocalDate({ iso }: { iso: string }) {
+  const { locale } = useI18n()
+  const hydrated = useSyncExternalStore(noSubscription, () => true, () => false)
+  return <time dateTime={iso}>{hydrated ? formatDate(iso, locale) : ''}</time>
+}
+
 function SessionsCard() {
   const { m, locale } = useI18n()
   const fetchSessions = useCallback(() => api<Session[]>('/auth/sessions'), [])
   const { data: sessions, problem: loadProblem, reload } = useLoader(fetchSessions)
   const [actionProblem, setActionProblem] = useState<Problem>(NO_PROBLEM)
   const problem = actionProblem.message ? actionProblem : loadProblem
-  const [notice, setNotice] = useState<string | null>(null)
+  const [revoked, setRevoked] = useState(false)
   const [confirmAll, setConfirmAll] = useState(false)
   const [busyId, setBusyId] = useState<string | null>(null)
 
@@ -184,14 +199,14 @@ function SessionsCard() {
 
   async function revoke(session: Session) {
     setBusyId(session.id)
-    setNotice(null)
+    setRevoked(false)
     try {
       await api(`/auth/sessions/${session.id}`, { method: 'DELETE' })
       if (session.current) {
         await signOutHere()
         return
       }
-      setNotice(m.profile.revoked)
+      setRevoked(true)
       setActionProblem(NO_PROBLEM)
       reload()
     } catch (error) {
@@ -215,7 +230,7 @@ function SessionsCard() {
       <h2 id="sessions-heading">{m.profile.sessionsTitle}</h2>
       <p className="card-intro">{m.profile.sessionsIntro}</p>
       <div className="stack stack-tight">
-        <Notice message={notice} />
+        <Notice message={revoked ? m.profile.revoked : null} />
         <FormError message={problem.message} requestId={problem.requestId} />
         {sessions === null && !problem.message ? <p className="hint">{m.app.loading}</p> : null}
         {sessions && sessions.length === 0 ? <p className="hint">{m.profile.noSessions}</p> : null}
@@ -227,7 +242,7 @@ function SessionsCard() {
                 <li key={session.id} className="session">
                   <div>
                     <div className="strong">
-                      {device}{' '}
+                      <span translate="no">{device}</span>{' '}
                       {session.current ? <span className="badge badge-success">{m.profile.thisDevice}</span> : null}
                     </div>
                     <div className="meta">

@@ -131,8 +131,15 @@ export function TodoItem({ todo, onToggle, onSave, onDelete }: Props) {
         }}
       />
       <div>
-        <div className="todo-title">{todo.title}</div>
-        {todo.description ? <p className="todo-desc">{todo.description}</p> : null}
+        {/* translate="no": the user's own words, not the UI's (browser translators skip them too) */}
+        <div className="todo-title" translate="no">
+          {todo.title}
+        </div>
+        {todo.description ? (
+          <p className="todo-desc" translate="no">
+            {todo.description}
+          </p>
+        ) : null}
         {todo.due_date ? (
           <div className="todo-meta">
             <span

@@ -82,7 +82,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
 
   async function create(values: TodoChanges) {
     await api<Todo>('/todos', { method: 'POST', json: values })
-    showToast(m.todos.created)
+    showToast((t) => t.todos.created)
     reload()
   }
 
@@ -99,9 +99,9 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     }))
     try {
       await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: { is_completed: !todo.is_completed } })
-      showToast(todo.is_completed ? m.todos.reopened : m.todos.completed)
+      showToast((t) => (todo.is_completed ? t.todos.reopened : t.todos.completed))
     } catch (error) {
-      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+      showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       reload()
     }
@@ -109,7 +109,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
 
   async function save(todo: Todo, changes: TodoChanges) {
     await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: changes })
-    showToast(m.todos.updated)
+    showToast((t) => t.todos.updated)
     reload()
   }
 
@@ -118,7 +118,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     setDeleting(true)
     try {
       await api(`/todos/${toDelete.id}`, { method: 'DELETE' })
-      showToast(m.todos.deleted)
+      showToast((t) => t.todos.deleted)
       setToDelete(null)
       // Deleting the last task of a later page steps back a page instead of showing it empty.
       if (page && page.items.length === 1 && query.skip > 0) {
@@ -128,7 +128,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
       }
     } catch (error) {
       setToDelete(null)
-      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+      showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       setDeleting(false)
     }

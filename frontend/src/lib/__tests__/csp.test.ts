@@ -29,8 +29,14 @@ describe('contentSecurityPolicy', () => {
     expect(policy.get('base-uri')).toEqual(["'none'"])
   })
 
-  it("adds 'unsafe-eval' in development only", () => {
-    expect(contentSecurityPolicy('n', { development: true })).toContain("'unsafe-eval'")
+  it("adds 'unsafe-eval' and inline styles (for the Next.js dev tools) in development only", () => {
+    const policy = directives(contentSecurityPolicy('n', { development: true }))
+    expect(policy.get('script-src')).toEqual(["'self'", "'nonce-n'", "'strict-dynamic'", "'unsafe-eval'"])
+    // No nonce beside 'unsafe-inline': browsers ignore 'unsafe-inline' when a nonce is listed.
+    expect(policy.get('style-src')).toEqual(["'self'", "'unsafe-inline'"])
+    const production = directives(contentSecurityPolicy('n', { development: false }))
+    expect(production.get('style-src')).toEqual(["'self'", "'nonce-n'"])
+    expect(production.get('script-src')).not.toContain("'unsafe-eval'")
   })
 })
 

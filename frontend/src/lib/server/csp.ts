@@ -3,13 +3,15 @@
  * ('strict-dynamic' lets the framework's own loader add its chunks), so an injected <script>
  * or inline handler never runs. Styles come from our stylesheet files or carry the nonce;
  * markup has no style attributes. Development adds 'unsafe-eval', which React's dev build
- * needs to rebuild server stacks in the browser; production never has it.
+ * needs to rebuild server stacks in the browser, and allows inline styles, which the Next.js dev
+ * tools (the overlay and its indicator) set without the nonce: a nonce in style-src would make
+ * the browser ignore 'unsafe-inline', so development lists none there. Production has neither.
  */
 export function contentSecurityPolicy(nonce: string, { development = false } = {}): string {
   return [
     "default-src 'self'",
     `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'${development ? " 'unsafe-eval'" : ''}`,
-    `style-src 'self' 'nonce-${nonce}'`,
+    development ? "style-src 'self' 'unsafe-inline'" : `style-src 'self' 'nonce-${nonce}'`,
     "img-src 'self' data: blob:",
     "font-src 'self'",
     "connect-src 'self'",
