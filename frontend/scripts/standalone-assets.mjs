@@ -4,17 +4,24 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 
 const SERVER = '.next/standalone/server.js'
-const GUARD = "require('./client-address.cjs').install()\n"
+const INSTALL = "('./client-address.cjs').install()"
+// server.js is an ES module when package.json says "type": "module", CommonJS otherwise. Next.js
+// is only loaded later, inside it, so installing first is early enough either way.
+const GUARD = {
+  esm: `import { createRequire as koikiRequire } from 'node:module'\nkoikiRequire(import.meta.url)${INSTALL}\n`,
+  cjs: `require${INSTALL}\n`,
+}
 
 if (existsSync('.next/standalone')) {
   cpSync('.next/static', '.next/standalone/.next/static', { recursive: true })
   if (existsSync('public')) cpSync('public', '.next/standalone/public', { recursive: true })
   cpSync('server/client-address.cjs', '.next/standalone/client-address.cjs')
   const source = readFileSync(SERVER, 'utf8')
-  if (!source.includes(GUARD)) {
-    // After the 'use strict' line if there is one; before anything that loads Next.js.
+  if (!source.includes(INSTALL)) {
+    const guard = /^import /m.test(source) ? GUARD.esm : GUARD.cjs
+    // After a 'use strict' line if there is one.
     const strict = /^(['"])use strict\1;?\n/.exec(source)
     const at = strict ? strict[0].length : 0
-    writeFileSync(SERVER, source.slice(0, at) + GUARD + source.slice(at))
+    writeFileSync(SERVER, source.slice(0, at) + guard + source.slice(at))
   }
 }
