@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { expect } from '@playwright/test'
 import { formError, hydrated, login, MAIL_LOG, mailedLink, test, uniqueEmail, useEnglish } from './helpers'
 
@@ -62,4 +63,12 @@ test('registering a taken address looks the same as a new one', async ({ page, c
     await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible()
     await expect(formError(page)).toHaveCount(0)
   }
+  // The owner is told instead (the log holds every message the SMTP sink received).
+  await expect
+    .poll(() =>
+      readFileSync(MAIL_LOG, 'utf8')
+        .split('---------- MESSAGE FOLLOWS ----------')
+        .some((message) => message.includes(email) && message.includes('Someone tried to register with your email address')),
+    )
+    .toBe(true)
 })
