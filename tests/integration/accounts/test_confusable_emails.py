@@ -85,7 +85,7 @@ async def test_two_lookalikes_registered_at_once_yield_one_account(
         "email_taken",
         "email_confusable",
     }
-    stored = (await db_session.scalars(select(User.email).where(User.email.like("c%rol@%")))).all()
+    stored = (await db_session.scalars(select(User.email).where(User.email.in_(addresses)))).all()
     assert len(stored) == 1
 
 
