@@ -101,6 +101,11 @@ API_PORT=$(free_port)
 WEB_PORT=$(free_port)
 export E2E_API_URL="http://127.0.0.1:$API_PORT"
 export E2E_BASE_URL="http://localhost:$WEB_PORT"
+# A second pair on the same database: an API with REQUIRE_EMAIL_VERIFICATION=true (the staging and
+# production default) behind a frontend of its own, for verification.spec.ts.
+VERIFY_API_PORT=$(free_port)
+VERIFY_WEB_PORT=$(free_port)
+export E2E_VERIFY_BASE_URL="http://localhost:$VERIFY_WEB_PORT"
 SMTP_PORT=$(free_port)
 export E2E_MAIL_LOG="$WORK/mail.log"
 export E2E_ADMIN_EMAIL="e2e-admin@example.com"
@@ -128,12 +133,21 @@ printf '%s' "$E2E_ADMIN_PASSWORD" \
 env "${api_env[@]}" .venv/bin/uvicorn main:app --host 127.0.0.1 --port "$API_PORT" >"$WORK/api.log" 2>&1 &
 PIDS+=($!)
 wait_for "$E2E_API_URL/health/ready" "API" "$WORK/api.log" "${PIDS[-1]}"
+env "${api_env[@]}" REQUIRE_EMAIL_VERIFICATION=true FRONTEND_URL="$E2E_VERIFY_BASE_URL" \
+  .venv/bin/uvicorn main:app --host 127.0.0.1 --port "$VERIFY_API_PORT" >"$WORK/api-verify.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$VERIFY_API_PORT/health/ready" "API (verification on)" "$WORK/api-verify.log" "${PIDS[-1]}"
 
 cd "$ROOT/frontend/.next/standalone"
 env NODE_ENV=production PORT="$WEB_PORT" HOSTNAME=127.0.0.1 NEXT_PUBLIC_API_URL="$E2E_API_URL" \
   NEXT_PUBLIC_API_PREFIX=/api/v1 node server.js >"$WORK/web.log" 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$WEB_PORT/api/health" "frontend" "$WORK/web.log" "${PIDS[-1]}"
+env NODE_ENV=production PORT="$VERIFY_WEB_PORT" HOSTNAME=127.0.0.1 \
+  NEXT_PUBLIC_API_URL="http://127.0.0.1:$VERIFY_API_PORT" NEXT_PUBLIC_API_PREFIX=/api/v1 \
+  node server.js >"$WORK/web-verify.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$VERIFY_WEB_PORT/api/health" "frontend (verification on)" "$WORK/web-verify.log" "${PIDS[-1]}"
 
 step "end-to-end (Playwright, Debian Chromium)"
 cd "$ROOT/frontend"
@@ -156,6 +170,7 @@ count_e2e
 if [ "$e2e_status" -ne 0 ]; then
   echo "--- API log (tail)"; tail -n 60 "$WORK/api.log"
   echo "--- frontend log (tail)"; tail -n 60 "$WORK/web.log"
+  echo "--- API with verification (tail)"; tail -n 30 "$WORK/api-verify.log"
 fi
 
 # The console spec again, against `next dev`: what a developer sees in `make dev` (the dev tools'

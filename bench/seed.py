@@ -39,7 +39,9 @@ async def seed(settings: Settings, users: int, directory: Path) -> SeedFiles:
             password_hash = await hash_password(PASSWORD, settings)
             for n in range(users):
                 email = f"bench-{n}@example.com"
-                user = await create_user(db, email=email, password_hash=password_hash)
+                user = await create_user(
+                    db, email=email, password_hash=password_hash, email_verified=True
+                )
                 todos = [
                     Todo(title=f"todo {k} of user {n}", description="seeded", owner_id=user.id)
                     for k in range(TODOS_PER_USER)

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
     refresh_token_expire_days: int = Field(default=7, ge=1, le=365)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Unset: on in staging and production, off in development and test (see email_verification_on).
+    require_email_verification: bool | None = None
+    email_verification_token_expire_minutes: int = Field(default=24 * 60, ge=5, le=7 * 24 * 60)
     password_min_length: int = Field(default=8, ge=8, le=64)
     # zxcvbn's score a new password must reach: 3 is at least 10^8 guesses, 4 at least 10^10.
     password_min_score: int = Field(default=3, ge=2, le=4)
@@ -281,6 +284,12 @@ class Settings(BaseSettings):
         if self.hsts_enabled is not None:
             return self.hsts_enabled
         return self.is_production
+
+    @property
+    def email_verification_on(self) -> bool:
+        if self.require_email_verification is not None:
+            return self.require_email_verification
+        return self.app_env in ("staging", "production")
 
     @property
     def json_logs(self) -> bool:

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
 
 export const API_URL = process.env.E2E_API_URL ?? 'http://127.0.0.1:8000'
@@ -74,6 +75,28 @@ export async function registerViaApi(email: string, password: string, fullName?:
     body: JSON.stringify({ email, password, full_name: fullName ?? null }),
   })
   expect(response.status, await response.clone().text()).toBe(201)
+}
+
+// The API sends real mail over SMTP to a local aiosmtpd started by .ci/frontend.sh, which
+// writes every message to this file.
+export const MAIL_LOG = process.env.E2E_MAIL_LOG ?? ''
+
+function decodeQuotedPrintable(text: string): string {
+  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+}
+
+/** The latest link to `path` mailed to `email`, read from the SMTP sink's log. */
+export async function mailedLink(email: string, path: string): Promise<URL> {
+  const pattern = new RegExp(`https?://\\S+${path.replace(/\//g, '\\/')}\\?token=[\\w.~-]+`)
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    const mail = decodeQuotedPrintable(readFileSync(MAIL_LOG, 'utf8'))
+    const messages = mail.split('---------- MESSAGE FOLLOWS ----------').filter((m) => m.includes(email))
+    const link = messages.at(-1)?.match(pattern)
+    if (link) return new URL(link[0])
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  throw new Error(`no mail with ${path} for ${email} in ${MAIL_LOG}`)
 }
 
 /** Wait until React has hydrated the page (see I18nProvider). */

@@ -1,26 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { expect } from '@playwright/test'
-import { formError, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
-
-// The API sends real mail over SMTP to a local aiosmtpd started by .ci/frontend.sh, which
-// writes every message to this file.
-const MAIL_LOG = process.env.E2E_MAIL_LOG ?? ''
-
-function decodeQuotedPrintable(text: string): string {
-  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-}
-
-async function resetLinkFor(email: string): Promise<string> {
-  const deadline = Date.now() + 15_000
-  while (Date.now() < deadline) {
-    const mail = decodeQuotedPrintable(readFileSync(MAIL_LOG, 'utf8'))
-    const messages = mail.split('---------- MESSAGE FOLLOWS ----------').filter((m) => m.includes(email))
-    const link = messages.at(-1)?.match(/https?:\/\/\S+\/reset-password\/confirm\?token=[\w.~-]+/)
-    if (link) return link[0]
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
-  throw new Error(`no reset mail for ${email} in ${MAIL_LOG}`)
-}
+import { formError, hydrated, login, MAIL_LOG, mailedLink, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
 
 test('reset a forgotten password through the emailed link', async ({ page, context }) => {
   test.skip(!MAIL_LOG, 'E2E_MAIL_LOG (the SMTP sink of .ci/frontend.sh) is not set')
@@ -37,7 +16,7 @@ test('reset a forgotten password through the emailed link', async ({ page, conte
   await page.getByRole('button', { name: 'Send reset link' }).click()
   await expect(page.getByText('If an account exists for that address, a reset link is on its way.')).toBeVisible()
 
-  const link = new URL(await resetLinkFor(email))
+  const link = await mailedLink(email, '/reset-password/confirm')
   await page.goto(`${link.pathname}${link.search}`)
   await hydrated(page)
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible()

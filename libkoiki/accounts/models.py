@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
-from libkoiki.db import Base, TimestampMixin
+from libkoiki.db import Base, TimestampMixin, UTCDateTime
 
 EMAIL_MAX_LENGTH = 320
 ROLE_NAME_MAX_LENGTH = 64
@@ -71,8 +73,16 @@ class User(TimestampMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Stored lower-cased by the service, so the unique constraint is case-insensitive in effect.
+    # Stored normalised (NFKC, case-folded) by the service, so the unique constraint is
+    # case-insensitive in effect.
     email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
+    # SHA-256 of the address's confusable skeleton (libkoiki.accounts.emails; hashed because a
+    # skeleton can be longer than the address): unique, so no second account can look like this
+    # one. NULL only for look-alikes that existed before the column did.
+    email_skeleton: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # When someone proved they read this address: the verification link, an administrator, or
+    # an identity provider that vouches for it (SSO sets it at sign-in). NULL: not proven.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     hashed_password: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -16,15 +16,23 @@ from pydantic import (
     StringConstraints,
 )
 
+from libkoiki.accounts.emails import normalize_email
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
 from libkoiki.fields import NoNul
 
 
-def _lower(value: str) -> str:
-    return value.lower()
+def _normalize_email(value: object) -> object:
+    return normalize_email(value) if isinstance(value, str) else value
 
 
-Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_lower)]
+# Normalised (NFKC, case-folded) before the syntax check as well as after it: NFKC can turn a
+# character into an `@` or a dot, so only the normalised form is checked.
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(_normalize_email),
+    Field(max_length=EMAIL_MAX_LENGTH),
+    AfterValidator(_normalize_email),
+]
 FullName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
 ]
@@ -54,6 +62,7 @@ class UserRead(BaseModel):
     full_name: str | None
     is_active: bool
     is_superuser: bool
+    email_verified_at: datetime | None
     created_at: datetime
     updated_at: datetime
     roles: list[str] = Field(validation_alias="role_names")
@@ -76,6 +85,8 @@ class UserCreate(BaseModel):
     full_name: FullName | None = None
     is_active: StrictBool = True
     is_superuser: StrictBool = False
+    # An administrator may vouch for the address (they created the account for its owner).
+    email_verified: StrictBool = False
     roles: list[RoleName] = Field(default_factory=lambda: ["user"], max_length=50)
 
 
@@ -87,6 +98,8 @@ class UserUpdate(BaseModel):
     full_name: FullName | None = None
     is_active: StrictBool | None = None
     is_superuser: StrictBool | None = None
+    # Only `true`: an administrator marks the address proven (audited); nothing un-proves it.
+    email_verified: StrictBool | None = None
     roles: list[RoleName] | None = Field(default=None, max_length=50)
 
 

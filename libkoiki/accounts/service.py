@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.accounts.emails import email_skeleton_key, normalize_email
 from libkoiki.accounts.models import Role, User
 from libkoiki.accounts.schemas import (
     ProfileUpdate,
@@ -40,10 +41,7 @@ from libkoiki.errors import AppError, ConflictError, NotFoundError, field_error
 from libkoiki.pagination import PageParams, paginate
 
 DEFAULT_ROLE = "user"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
+__all__ = ["normalize_email"]  # re-exported: callers import it with the other account helpers
 
 
 def forbidden(message: str) -> AppError:
@@ -82,6 +80,29 @@ async def resolve_roles(
     return sorted(found, key=lambda role: role.name)
 
 
+async def find_lookalike(session: AsyncSession, email: str) -> User | None:
+    """The account whose address is this one or looks like it (same confusable skeleton).
+
+    The address itself is compared too, for look-alikes kept without a skeleton by the migration.
+    """
+    email = normalize_email(email)
+    return await session.scalar(
+        select(User)
+        .where(or_(User.email_skeleton == email_skeleton_key(email), User.email == email))
+        .order_by(User.email != email)  # the exact owner first
+        .limit(1)
+    )
+
+
+def email_conflict(email: str, owner: User | None) -> ConflictError:
+    """409 for an address that is taken (`email_taken`) or looks like a taken one."""
+    if owner is None or owner.email == normalize_email(email):
+        return ConflictError("A user with this email already exists", "email_taken")
+    return ConflictError(
+        "This email looks like the address of an existing account", "email_confusable"
+    )
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -91,13 +112,21 @@ async def create_user(
     is_active: bool = True,
     is_superuser: bool = False,
     roles: Sequence[str] = (DEFAULT_ROLE,),
+    email_verified: bool = False,
 ) -> User:
-    """Add a user (409 `email_taken` if the address is in use, whatever its case); flushes only."""
+    """Add a user; flushes only.
+
+    409 `email_taken` if the address is in use (whatever its case or compatibility form), 409
+    `email_confusable` if it looks like one in use (same TS #39 skeleton).
+    """
     email = normalize_email(email)
-    if await get_user_by_email(session, email) is not None:
-        raise ConflictError("A user with this email already exists", "email_taken")
+    owner = await find_lookalike(session, email)
+    if owner is not None:
+        raise email_conflict(email, owner)
     user = User(
         email=email,
+        email_skeleton=email_skeleton_key(email),
+        email_verified_at=utcnow() if email_verified else None,
         hashed_password=password_hash,
         full_name=full_name,
         is_active=is_active,
@@ -110,9 +139,9 @@ async def create_user(
     except IntegrityError as exc:
         if "email" not in str(exc.orig):
             raise
-        # Two requests raced past the check above: the unique constraint decides.
+        # Two requests raced past the check above: the unique indexes decide.
         await session.rollback()
-        raise ConflictError("A user with this email already exists", "email_taken") from exc
+        raise email_conflict(email, await find_lookalike(session, email)) from exc
     return user
 
 
@@ -156,6 +185,7 @@ async def admin_create_user(
         is_active=data.is_active,
         is_superuser=data.is_superuser,
         roles=[role.name for role in roles],
+        email_verified=data.email_verified,
     )
     await record_event(
         session,
@@ -170,6 +200,7 @@ async def admin_create_user(
             "is_active": user.is_active,
             "is_superuser": user.is_superuser,
             "roles": user.role_names,
+            "email_verified": data.email_verified,
         },
     )
     await session.commit()
@@ -221,6 +252,11 @@ async def update_user(
             await refuse_removing_last_superuser(session, user)
         user.is_active = data.is_active
         changes["is_active"] = data.is_active
+    if data.email_verified is False:
+        raise field_error("email_verified", "can only be set to true")
+    if data.email_verified and user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        changes["email_verified"] = True
     if data.roles is not None:
         roles = await resolve_roles(session, data.roles)
         current = {role.name for role in user.roles}

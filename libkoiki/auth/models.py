@@ -7,7 +7,8 @@
 - `RevokedAccessToken`: the `jti` deny-list, rows kept until the token would have expired.
 - `UserTokenCutoff`: "access tokens issued before this instant are invalid", per user.
 - `LoginAttempt`: failed logins, counted per account and per client IP for the lockout.
-- `PasswordResetToken`: single-use reset tokens, by SHA-256 hash.
+- `PasswordResetToken`: single-use mailed tokens (password reset, email verification; see
+  `purpose`), by SHA-256 hash. Issued and claimed by libkoiki.auth.onetime.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ class PasswordResetToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # What the link does: a reset token never verifies an address, nor the reverse.
+    purpose: Mapped[str] = mapped_column(
+        String(32), default="password_reset", server_default="password_reset"
+    )
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )

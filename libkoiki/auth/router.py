@@ -9,15 +9,18 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from libkoiki.accounts.schemas import UserMe, UserRead
 from libkoiki.audit.service import AuditSourceDep
-from libkoiki.auth import service
+from libkoiki.auth import registration, service
 from libkoiki.auth.dependencies import CurrentAuth, CurrentUser, SettingsDep
 from libkoiki.auth.schemas import (
+    EmailVerificationConfirm,
+    EmailVerificationResend,
     LogoutRequest,
     PasswordChangeRequest,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
     RegisterRequest,
+    RegistrationPending,
     ResetRequested,
     SessionRead,
     TokenPair,
@@ -45,14 +48,33 @@ INVALID_TOKEN = error_responses(
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
+    response_model=UserRead | RegistrationPending,
     dependencies=[rate_limit("5/minute", scope="auth-register", per="ip")],
-    responses=error_responses(409, descriptions={409: "Email already registered (`email_taken`)"}),
+    responses={
+        202: {
+            "model": RegistrationPending,
+            "description": "Email verification on: the same answer for any address; the link "
+            "(or, for a taken address, a notice to its owner) goes by mail",
+        },
+        **error_responses(
+            409,
+            descriptions={
+                409: "Verification off only: email registered (`email_taken`) or looks like a "
+                "registered one (`email_confusable`)"
+            },
+        ),
+    },
 )
 async def register(
-    data: RegisterRequest, session: SessionDep, settings: SettingsDep, source: AuditSourceDep
-) -> UserRead:
-    user = await service.register(
+    data: RegisterRequest,
+    response: Response,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> UserRead | RegistrationPending:
+    """Create an account. With `REQUIRE_EMAIL_VERIFICATION` the answer is 202 for any address."""
+    outcome = await registration.register(
         session,
         settings,
         email=data.email,
@@ -60,7 +82,52 @@ async def register(
         full_name=data.full_name,
         source=source,
     )
-    return UserRead.model_validate(user)
+    background.add_task(registration.send_after_response, get_mail_sender(settings), outcome.mail)
+    if outcome.user is not None:
+        return UserRead.model_validate(outcome.user)
+    response.status_code = status.HTTP_202_ACCEPTED
+    return RegistrationPending(detail=registration.CHECK_YOUR_MAIL)
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[rate_limit("10/minute", scope="auth-verify-email", per="ip")],
+    responses=error_responses(
+        400, descriptions={400: "Invalid, used or expired link (`invalid_verification_token`)"}
+    ),
+)
+async def verify_email(
+    data: EmailVerificationConfirm, session: SessionDep, source: AuditSourceDep
+) -> None:
+    """Confirm the address with the token from the mailed link (single use)."""
+    await registration.confirm_email(session, token=data.token, source=source)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ResetRequested,
+    dependencies=[rate_limit("3/minute", scope="auth-verify-resend", per="ip")],
+)
+async def verify_email_resend(
+    data: EmailVerificationResend,
+    request: Request,
+    background: BackgroundTasks,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> ResetRequested:
+    """Always the same answer; a new link goes only to an existing, unverified account."""
+    await check_rate_limit(request, "5/hour", scope="auth-verify-resend-email", key=data.email)
+    background.add_task(
+        registration.resend_verification,
+        request.app.state.sessionmaker,
+        settings,
+        get_mail_sender(settings),
+        email=data.email,
+        source=source,
+    )
+    return ResetRequested(detail=registration.RESEND_REQUESTED)
 
 
 @router.post(

@@ -58,6 +58,21 @@ class ResetRequested(BaseModel):
     detail: str
 
 
+class RegistrationPending(BaseModel):
+    """With email verification on: the same answer for a new and for a taken address."""
+
+    detail: str
+    verification_required: Literal[True] = True
+
+
+class EmailVerificationConfirm(BaseModel):
+    token: str = OPAQUE_TOKEN_FIELD
+
+
+class EmailVerificationResend(BaseModel):
+    email: Email
+
+
 class SessionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
-from libkoiki.accounts.service import create_user, get_user, get_user_by_email, normalize_email
+from libkoiki.accounts.service import get_user, get_user_by_email, normalize_email
 from libkoiki.audit.service import AuditSource, record_event
-from libkoiki.auth import lockout, metrics
+from libkoiki.auth import lockout, metrics, onetime
 from libkoiki.auth.dependencies import Authenticated, unauthorized
-from libkoiki.auth.models import AuthSession, PasswordResetToken
+from libkoiki.auth.models import AuthSession
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import get_password_hasher
 from libkoiki.auth.schemas import SessionRead, TokenPair
@@ -36,9 +36,8 @@ from libkoiki.auth.sessions import (
     revoke_all_sessions,
     rotate_refresh_token,
 )
-from libkoiki.auth.tokens import create_access_token, hash_opaque_token, new_opaque_token
+from libkoiki.auth.tokens import create_access_token
 from libkoiki.config import Settings
-from libkoiki.db import utcnow
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.mail import MailSender, OutgoingEmail, send_quietly
 
@@ -57,33 +56,7 @@ def _token_pair(settings: Settings, user_id: int, session_id: str, refresh_token
     )
 
 
-# --- registration and login --------------------------------------------------------------------
-
-
-async def register(
-    db: AsyncSession,
-    settings: Settings,
-    *,
-    email: str,
-    password: str,
-    full_name: str | None,
-    source: AuditSource,
-) -> User:
-    await check_password_policy(settings, password, email=email, field="password")
-    password_hash = await get_password_hasher(settings).hash(password)
-    user = await create_user(db, email=email, password_hash=password_hash, full_name=full_name)
-    await record_event(
-        db,
-        action="user.create",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
-        request=source,
-        details={"via": "register"},
-    )
-    await db.commit()
-    return user
+# --- login ------------------------------------------------------------------------------------
 
 
 # A login reads the account's id, hash and state, never its roles: not loading them spares two
@@ -143,6 +116,9 @@ async def login(
 
     assert user is not None
     await lockout.clear_failures(db, email=email)
+    if settings.email_verification_on and user.email_verified_at is None:
+        # Told only to whoever knows the password: the address is not revealed to guessers.
+        await _login_refused_unverified(db, user, source)
     if new_hash is not None:
         user.hashed_password = new_hash
         logger.info("password_rehashed", user_id=user.id)
@@ -159,6 +135,25 @@ async def login(
     await db.commit()
     metrics.LOGINS.labels(outcome="success").inc()
     return _token_pair(settings, user.id, auth_session.id, refresh_token)
+
+
+async def _login_refused_unverified(db: AsyncSession, user: User, source: AuditSource) -> None:
+    await record_event(
+        db,
+        action="auth.login",
+        outcome="failure",
+        actor_id=user.id,
+        actor_email=user.email,
+        request=source,
+        details={"reason": "email_not_verified"},
+    )
+    await db.commit()
+    metrics.LOGINS.labels(outcome="email_not_verified").inc()
+    raise AppError(
+        403,
+        "Confirm your email address first: open the link we sent you, or ask for a new one",
+        "email_not_verified",
+    )
 
 
 async def _login_failed(
@@ -393,22 +388,11 @@ async def request_password_reset(
             if user is None or not user.is_active:
                 logger.info("password_reset_no_account")
                 return
-            now = utcnow()
-            # A new link supersedes older ones: only the latest email can be used.
-            await db.execute(
-                update(PasswordResetToken)
-                .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-                .values(used_at=now)
-            )
-            token = new_opaque_token()
-            db.add(
-                PasswordResetToken(
-                    token_hash=hash_opaque_token(token),
-                    user_id=user.id,
-                    created_at=now,
-                    expires_at=now
-                    + timedelta(minutes=settings.password_reset_token_expire_minutes),
-                )
+            token = await onetime.issue(
+                db,
+                user_id=user.id,
+                purpose="password_reset",
+                lifetime=timedelta(minutes=settings.password_reset_token_expire_minutes),
             )
             await record_event(
                 db,
@@ -433,10 +417,8 @@ async def confirm_password_reset(
     db: AsyncSession, settings: Settings, *, token: str, new_password: str, source: AuditSource
 ) -> None:
     invalid = AppError(400, "Invalid or expired reset token", "invalid_reset_token")
-    token_hash = hash_opaque_token(token)
-    reset = await db.get(PasswordResetToken, token_hash)
-    now = utcnow()
-    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+    reset = await onetime.find_usable(db, token, "password_reset")
+    if reset is None:
         metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
         raise invalid
     user = await get_user(db, reset.user_id)
@@ -446,13 +428,7 @@ async def confirm_password_reset(
     # A weak new password is answered before the token is spent, so the link can be retried.
     await check_password_policy(settings, new_password, email=user.email, field="new_password")
     password_hash = await get_password_hasher(settings).hash(new_password)
-    claimed = await db.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.token_hash == token_hash, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not await onetime.claim(db, token):
         metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
         raise invalid  # a concurrent confirmation with the same token won
     user.hashed_password = password_hash

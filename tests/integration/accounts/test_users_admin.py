@@ -16,6 +16,7 @@ USER_FIELDS = {
     "full_name",
     "is_active",
     "is_superuser",
+    "email_verified_at",
     "created_at",
     "updated_at",
     "roles",

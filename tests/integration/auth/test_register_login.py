@@ -39,11 +39,13 @@ async def test_register_returns_the_user_without_any_secret(client: httpx.AsyncC
         "full_name",
         "is_active",
         "is_superuser",
+        "email_verified_at",
         "created_at",
         "updated_at",
         "roles",
     }
     assert body["email"] == email.lower()
+    assert body["email_verified_at"] is None  # verification is off in APP_ENV=test
     assert body["full_name"] == "Ada Lovelace"
     assert body["is_active"] is True
     assert body["is_superuser"] is False

@@ -65,6 +65,20 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     }
   }
 
+  // The administrator vouches for the address (audited by the API); nothing un-verifies it.
+  async function markVerified(user: User) {
+    setBusyId(user.id)
+    try {
+      await api(`/users/${user.id}`, { method: 'PATCH', json: { email_verified: true } })
+      showToast(format(m.admin.markedVerified, { email: user.email }))
+      reload()
+    } catch (error) {
+      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+    } finally {
+      setBusyId(null)
+    }
+  }
+
   async function saveRoles(user: User, names: string[]) {
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { roles: names } })
@@ -155,6 +169,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                       <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
                         {user.is_active ? m.admin.active : m.admin.inactive}
                       </span>
+                      {user.email_verified_at ? null : <span className="badge badge-spaced">{m.admin.unverified}</span>}
                     </td>
                     <td>
                       {user.roles.length > 0 ? (
@@ -184,6 +199,17 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                               {user.is_active ? m.admin.deactivate : m.admin.activate}
                             </button>
                           ) : null}
+                          {user.email_verified_at ? null : (
+                            <button
+                              type="button"
+                              className="btn btn-ghost btn-sm"
+                              aria-label={format(m.admin.markVerifiedFor, { email: user.email })}
+                              disabled={busyId === user.id}
+                              onClick={() => markVerified(user)}
+                            >
+                              {m.admin.markVerified}
+                            </button>
+                          )}
                           <button
                             type="button"
                             className="btn btn-ghost btn-sm"

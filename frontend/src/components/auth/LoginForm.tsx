@@ -6,21 +6,26 @@ import { FormError, Notice } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
-import { hardNavigate, request } from '@/lib/client/bff'
+import { api, hardNavigate, request } from '@/lib/client/bff'
+import { ApiError } from '@/lib/errors'
 import { validateLogin } from '@/lib/validation'
 
-export type LoginReason = 'expired' | 'registered' | 'reset' | 'logged_out' | null
+export type LoginReason = 'expired' | 'registered' | 'reset' | 'logged_out' | 'verified' | null
 
 export function LoginForm({ next, reason }: { next: string; reason: LoginReason }) {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password'], { username: 'email' })
   const [busy, setBusy] = useState(false)
+  // The address of an account whose password was right but whose email is not confirmed yet.
+  const [unverified, setUnverified] = useState<string | null>(null)
+  const [resent, setResent] = useState(false)
 
   const notices: Record<Exclude<LoginReason, null>, { text: string; tone: 'info' | 'success' }> = {
     expired: { text: m.auth.expired, tone: 'info' },
     registered: { text: m.auth.registered, tone: 'success' },
     reset: { text: m.auth.resetDone, tone: 'success' },
     logged_out: { text: m.auth.loggedOut, tone: 'info' },
+    verified: { text: m.auth.verified, tone: 'success' },
   }
   const notice = reason ? notices[reason] : null
 
@@ -30,12 +35,27 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
     const values = { email: String(data.get('email') ?? '').trim(), password: String(data.get('password') ?? '') }
     if (!check(validateLogin(values, m))) return
     setBusy(true)
+    setResent(false)
     try {
       await request('/api/auth/login', { method: 'POST', json: values, keep401: true })
       // A full navigation, so the server renders the next page with the new session cookies.
       hardNavigate(next)
     } catch (error) {
+      setUnverified(error instanceof ApiError && error.code === 'email_not_verified' ? values.email : null)
       fail(error)
+      setBusy(false)
+    }
+  }
+
+  async function resend() {
+    if (!unverified) return
+    setBusy(true)
+    try {
+      await api('/auth/verify-email/resend', { method: 'POST', json: { email: unverified } })
+      setResent(true)
+    } catch (error) {
+      fail(error)
+    } finally {
       setBusy(false)
     }
   }
@@ -47,7 +67,12 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
       {/* method="post": a submit before hydration must not put the password into the URL. */}
       <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         {notice && !problem.message ? <Notice message={notice.text} tone={notice.tone} /> : null}
-        <FormError message={problem.message} requestId={problem.requestId} />
+        {resent ? <Notice message={m.auth.resent} tone="info" /> : <FormError message={problem.message} requestId={problem.requestId} />}
+        {unverified && !resent ? (
+          <button type="button" className="btn btn-secondary btn-block" onClick={resend} disabled={busy}>
+            {m.auth.resendLink}
+          </button>
+        ) : null}
         <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
         <Field
           label={m.auth.password}

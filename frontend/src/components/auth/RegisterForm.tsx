@@ -2,10 +2,11 @@
 
 import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
-import { FormError } from '@/components/Alert'
+import { FormError, Notice } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { NewPasswordFields } from '@/components/NewPasswordFields'
 import { useFormErrors } from '@/components/useForm'
+import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
 import { accountValues, validateRegister } from '@/lib/validation'
@@ -14,6 +15,8 @@ export function RegisterForm() {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password', 'confirm', 'full_name'])
   const [busy, setBusy] = useState(false)
+  // With email verification on, the API answers the same for every address: check your mail.
+  const [mailedTo, setMailedTo] = useState<string | null>(null)
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -21,15 +24,33 @@ export function RegisterForm() {
     if (!check(validateRegister(values, m))) return
     setBusy(true)
     try {
-      await api('/auth/register', {
+      const answer = await api<{ verification_required?: boolean }>('/auth/register', {
         method: 'POST',
         json: { email: values.email, password: values.password, full_name: values.full_name || null },
       })
+      if (answer?.verification_required) {
+        setMailedTo(values.email)
+        return
+      }
       hardNavigate('/login?reason=registered')
     } catch (error) {
       fail(error)
       setBusy(false)
     }
+  }
+
+  if (mailedTo) {
+    return (
+      <>
+        <h1>{m.auth.checkEmailTitle}</h1>
+        <div className="form spaced-top">
+          <Notice message={format(m.auth.checkEmail, { email: mailedTo })} />
+          <Link href="/login" className="btn btn-primary btn-block">
+            {m.auth.backToLogin}
+          </Link>
+        </div>
+      </>
+    )
   }
 
   return (

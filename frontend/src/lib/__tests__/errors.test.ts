@@ -56,6 +56,14 @@ describe('mapApiError', () => {
     expect(en.validation.passwordContext).not.toBe(ja.validation.passwordContext)
   })
 
+  it('tells an unconfirmed address and a look-alike apart from a plain 403 or 409', () => {
+    const unverified = new ApiError(403, { detail: 'x', code: 'email_not_verified', request_id: null })
+    expect(mapApiError(unverified, en).form).toBe(en.errors.email_not_verified)
+    expect(mapApiError(unverified, ja).form).toBe(ja.errors.email_not_verified)
+    const lookalike = new ApiError(409, { detail: 'x', code: 'email_confusable', request_id: null })
+    expect(mapApiError(lookalike, en).form).toBe(en.errors.email_confusable)
+  })
+
   it('uses pydantic limits from ctx', () => {
     const error = validation([
       { loc: ['body', 'title'], msg: 'String should have at most 255 characters', type: 'string_too_long', ctx: { max_length: 255 } },

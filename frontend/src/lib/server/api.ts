@@ -26,8 +26,9 @@ function forwardedHeaders(from: IncomingRequest | undefined): Record<string, str
   const headers: Record<string, string> = {}
   const agent = from.headers.get('user-agent')
   if (agent) headers['User-Agent'] = agent
-  // Pass on the chain a reverse proxy gave us; the API only believes it when this server's
-  // address is in its TRUSTED_PROXIES, so a client cannot spoof its way past rate limits.
+  // One address, decided by this server before Next.js ran (server/client-address.cjs): the
+  // peer's, or the one a trusted proxy named; never a client's own claim. The API believes it
+  // because this server is in its TRUSTED_PROXIES.
   const chain = from.headers.get('x-forwarded-for')
   if (chain) headers['X-Forwarded-For'] = chain
   const requestId = from.headers.get('x-request-id')

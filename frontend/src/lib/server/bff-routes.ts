@@ -6,7 +6,7 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp]> = [
   ['DELETE', /^\/auth\/sessions\/[A-Za-z0-9-]{1,64}$/],
   [
     'POST',
-    /^\/auth\/(register|password-change|revoke-all-tokens|password-reset\/request|password-reset\/confirm)$/,
+    /^\/auth\/(register|password-change|revoke-all-tokens|password-reset\/request|password-reset\/confirm|verify-email|verify-email\/resend)$/,
   ],
   ['GET PATCH', /^\/users\/me$/],
   ['GET POST', /^\/users$/],
@@ -21,7 +21,7 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp]> = [
 ]
 
 /** Endpoints that work without a session, so a 401 there is not "session expired". */
-const PUBLIC = /^\/auth\/(register|password-reset\/request|password-reset\/confirm)$/
+const PUBLIC = /^\/auth\/(register|password-reset\/request|password-reset\/confirm|verify-email|verify-email\/resend)$/
 
 export function isProxied(method: string, path: string): boolean {
   return ROUTES.some(([methods, pattern]) => methods.split(' ').includes(method) && pattern.test(path))

@@ -1,16 +1,24 @@
 import { callApi, ApiUnreachable, type IncomingRequest } from './api'
-import type { TokenPair } from './cookies'
+import { cookieNames, type TokenPair } from './cookies'
 
 // Refresh tokens rotate and the API treats a second use of the same one as theft (the whole
-// family is revoked). A page often fires several BFF calls at once after the access cookie
-// expired, so concurrent refreshes of one token must share a single API call. The proxy and
-// the route handlers are bundled separately, hence the process-wide registry on globalThis.
+// session is ended). A page often fires several BFF calls at once after the access cookie
+// expired, so concurrent refreshes of one token from one browser must share a single API call.
+//
+// Only that browser gets the shared pair, and only briefly: a request with the same refresh
+// token is given it when it also carries the same CSRF cookie (set per login, held by the
+// browser, never by a copied refresh token alone) and arrives while the exchange is in flight or
+// within SHARE_WINDOW_MS after it. Anything else goes to the API with the old token, which the
+// API recognises as reuse: the session ends and the replay gets nothing. (A window of seconds
+// used to hand the new pair to anyone replaying the old token, thief included.)
+// The proxy and the route handlers are bundled separately, hence the registry on globalThis.
 interface Pending {
   result: Promise<TokenPair | null>
-  startedAt: number
+  holder: string
+  settledAt: number | null
 }
 
-const REUSE_WINDOW_MS = 20_000
+const SHARE_WINDOW_MS = 500
 const registryKey = Symbol.for('koiki.frontend.refresh')
 
 function registry(): Map<string, Pending> {
@@ -21,6 +29,20 @@ function registry(): Map<string, Pending> {
     holder[registryKey] = map
   }
   return map
+}
+
+/** The browser's CSRF cookie: what a request must share with the one that rotated the token. */
+function holderOf(from?: IncomingRequest): string {
+  const header = from?.headers.get('cookie') ?? ''
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=')
+    if (at > 0 && part.slice(0, at).trim() === cookieNames.csrf) return part.slice(at + 1).trim()
+  }
+  return ''
+}
+
+function shareable(pending: Pending, now: number): boolean {
+  return pending.settledAt === null || now - pending.settledAt <= SHARE_WINDOW_MS
 }
 
 function isTokenPair(value: unknown): value is TokenPair {
@@ -48,20 +70,31 @@ async function exchange(refreshToken: string, from?: IncomingRequest): Promise<T
 }
 
 /**
- * Exchange a refresh token for a new pair, once per token. Returns null when the API
+ * Exchange a refresh token for a new pair, once per token and browser. Returns null when the API
  * refuses it (expired, revoked, reused); throws ApiUnreachable when it cannot tell.
  */
 export function refreshSession(refreshToken: string, from?: IncomingRequest): Promise<TokenPair | null> {
   const map = registry()
   const now = Date.now()
   for (const [token, pending] of map) {
-    if (now - pending.startedAt > REUSE_WINDOW_MS) map.delete(token)
+    if (!shareable(pending, now)) map.delete(token)
   }
+  const holder = holderOf(from)
   const existing = map.get(refreshToken)
-  if (existing) return existing.result
+  if (existing) {
+    if (existing.holder === holder && holder !== '') return existing.result
+    // Another party holds this token: let the API see the reuse (and end the session).
+    return exchange(refreshToken, from)
+  }
   const result = exchange(refreshToken, from)
-  map.set(refreshToken, { result, startedAt: now })
-  // A failed attempt (API down) may be retried by the next request rather than cached.
-  result.catch(() => map.delete(refreshToken))
+  const entry: Pending = { result, holder, settledAt: null }
+  map.set(refreshToken, entry)
+  result.then(
+    () => {
+      entry.settledAt = Date.now()
+    },
+    // A failed attempt (API down) may be retried by the next request rather than cached.
+    () => map.delete(refreshToken),
+  )
   return result
 }

@@ -11,7 +11,7 @@ export async function generateMetadata(): Promise<Metadata> {
 
 type Params = Promise<Record<string, string | string[] | undefined>>
 
-const REASONS = new Set(['expired', 'registered', 'reset', 'logged_out'])
+const REASONS = new Set(['expired', 'registered', 'reset', 'logged_out', 'verified'])
 
 async function signedIn(): Promise<boolean> {
   try {

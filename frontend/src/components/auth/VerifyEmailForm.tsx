@@ -1,0 +1,60 @@
+'use client'
+
+import Link from 'next/link'
+import { useState, type FormEvent } from 'react'
+import { FormError } from '@/components/Alert'
+import { useFormErrors } from '@/components/useForm'
+import { useI18n } from '@/i18n/client'
+import { api, hardNavigate } from '@/lib/client/bff'
+
+/**
+ * The mailed link opens this page; the address is confirmed only when the person presses the
+ * button (a POST), so a mail scanner that fetches links does not spend the single-use token.
+ */
+export function VerifyEmailForm({ token }: { token: string }) {
+  const { m } = useI18n()
+  const { problem, fail } = useFormErrors([])
+  const [busy, setBusy] = useState(false)
+
+  if (!token) {
+    return (
+      <>
+        <h1>{m.auth.verifyTitle}</h1>
+        <div className="form spaced-top">
+          <FormError message={m.auth.verifyMissingToken} />
+          <Link href="/login" className="btn btn-primary btn-block">
+            {m.auth.backToLogin}
+          </Link>
+        </div>
+      </>
+    )
+  }
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    setBusy(true)
+    try {
+      await api('/auth/verify-email', { method: 'POST', json: { token } })
+      hardNavigate('/login?reason=verified')
+    } catch (error) {
+      fail(error)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <h1>{m.auth.verifyTitle}</h1>
+      <p className="intro">{m.auth.verifyIntro}</p>
+      <form className="form" method="post" onSubmit={onSubmit} noValidate>
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? m.auth.verifying : m.auth.verifyButton}
+        </button>
+      </form>
+      <div className="auth-links">
+        <Link href="/login">{m.auth.backToLogin}</Link>
+      </div>
+    </>
+  )
+}
