@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from asyncpg import TargetServerAttributeNotMatched
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -175,12 +176,15 @@ _CONNECTION_ERRORS = (
     ConnectionError,
     TimeoutError,
     socket.gaierror,
+    # None of a multi-host URL's servers is the primary (yet): a failover in progress.
+    TargetServerAttributeNotMatched,
 )
 _SQLITE_UNAVAILABLE = re.compile(r"unable to open database|database is locked|disk I/O", re.I)
 # PostgreSQL's own words for "not now": a connection exception (class 08), the server shutting
 # down or still starting (57P01-57P03, e.g. "the database system is starting up" right after a
-# restart) and no free connection slot (53300). They arrive as plain DBAPIErrors.
-_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+# restart), no free connection slot (53300) and a server no longer the primary, refusing writes
+# (25006, libkoiki.db.failover). They arrive as plain DBAPIErrors.
+_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300", "25006")
 
 
 def _sqlstate(exc: BaseException) -> str:

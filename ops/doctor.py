@@ -31,6 +31,7 @@ from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
 from libkoiki.db.migrations import alembic_config
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
+from ops.replication import server_state, servers_of, verdict
 from ops.settings import validation_lines
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -341,7 +342,25 @@ async def run_checks() -> list[CheckResult]:
         results.append(await check_migrations(settings))
     results.append(await check_redis(settings))
     results.append(check_backups(settings, database_size, server_major))
+    replication = await check_replication(settings)
+    if replication is not None:
+        results.append(replication)
     return results
+
+
+async def check_replication(settings: Settings) -> CheckResult | None:
+    """With several servers (a multi-host DATABASE_URL, or read replicas): each one's role,
+    how its standbys stream and how far behind each standby is. None with a single server."""
+    if settings.is_sqlite:
+        return None
+    servers = servers_of(settings.database_url, settings.database_read_url)
+    if len(servers) < 2:
+        return None
+    states = await asyncio.gather(
+        *(server_state(server, settings.database_read_max_lag_seconds) for server in servers)
+    )
+    status, summary, hint = verdict(list(states))
+    return CheckResult("replication", status, summary, hint)  # type: ignore[arg-type]
 
 
 def exit_code(results: list[CheckResult], *, strict: bool) -> int:

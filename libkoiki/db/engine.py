@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from libkoiki.config import Settings
+from libkoiki.db.failover import discard_read_only_connections
 from libkoiki.db.session import KoikiSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,7 +47,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.db_echo, pool_pre_ping=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(
+    return postgres_engine(url, settings)
+
+
+def postgres_engine(url: str, settings: Settings) -> AsyncEngine:
+    """A pooled engine for one PostgreSQL URL (the primary's, or a read replica's)."""
+    engine = create_async_engine(
         url,
         echo=settings.db_echo,
         pool_pre_ping=settings.db_pool_pre_ping,
@@ -57,6 +63,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # A dead server must fail the connect quickly so readiness and requests answer 503 fast.
         connect_args={"timeout": settings.health_check_timeout_seconds * 2},
     )
+    discard_read_only_connections(engine)
+    return engine
 
 
 def create_sessionmaker(
