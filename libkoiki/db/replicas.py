@@ -99,6 +99,8 @@ class ReadTarget:
     def describe(self, now: float, max_lag: float) -> str:
         if self.problem:
             return f"{self.problem}: reads go to the primary"
+        if not self.standby:
+            return "ok (the primary itself: read as the primary)"
         lag = self.lag(now)
         if lag is None or lag > max_lag:
             shown = "unknown" if lag is None else f"{lag:.1f}s"
@@ -142,6 +144,7 @@ class ReplicaSet:
             target
             for target in self.targets
             if target.problem is None
+            and target.standby
             and target.caught_up_at is not None
             and target.caught_up_at >= floor
         ]
@@ -188,11 +191,11 @@ class ReplicaSet:
             return
         standby, replayed = row
         target.standby = bool(standby)
+        target.problem = None
         if not standby:
-            target.problem = "not a standby"
+            # A read URL may name the primary too (prefer-standby): the primary reader reads it.
             target.caught_up_at = None
             return
-        target.problem = None
         position = lsn(replayed) if replayed else -1
         caught_up = [at for at, primary in self.samples if primary <= position]
         target.caught_up_at = caught_up[-1] if caught_up else None
