@@ -14,7 +14,7 @@ _TIMEOUT = 5.0
 
 _STANDBY_STATE = """
 SELECT pg_is_in_recovery() AS standby,
-       pg_is_wal_replay_paused() AS paused,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused,
        pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all,
        extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS since_replay,
        (SELECT status FROM pg_stat_wal_receiver) AS receiver,
@@ -35,7 +35,7 @@ FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name
 @dataclass(frozen=True)
 class ServerState:
     name: str
-    role: str  # primary, standby, unreachable
+    role: str  # primary, standby, unreachable, unknown
     detail: str
     problem: str | None = None
 
@@ -61,6 +61,8 @@ async def server_state(server: PgTarget, max_lag: float) -> ServerState:
             return _standby(server.servers, state, max_lag)
         streams = await connection.fetch(_STREAMS)
         slots = await connection.fetch(_SLOTS)
+    except Exception as exc:  # e.g. a role without pg_monitor: say so, check the others
+        return ServerState(server.servers, "unknown", describe_error(exc), "could not be asked")
     finally:
         await connection.close()
     shown = [

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from alembic import command
 
 from libkoiki.db.migrations import alembic_config
