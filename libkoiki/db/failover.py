@@ -37,4 +37,3 @@ def _read_only_is_disconnect(context: ExceptionContext) -> None:
 
 def discard_read_only_connections(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "handle_error", _read_only_is_disconnect)
-

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from app.todos.models import Todo
 from libkoiki.accounts.models import User
 from libkoiki.db import Reader
-from libkoiki.db.query import contains_pattern, contains_text
 from libkoiki.db.failover import discard_read_only_connections
+from libkoiki.db.query import contains_pattern, contains_text
 from libkoiki.errors import is_database_unavailable, is_unstorable_value
 from libkoiki.pagination import PageParams, paginate
 
