@@ -80,9 +80,22 @@ tls_cipher_names() {
 
 compose_config() {
     # Production secrets are required variables (${VAR:?}); placeholders let the file be checked
-    # without a .env, and the check below proves they are required.
+    # without a .env, and the check below proves they are required. Several files: an override.
+    local files=() file
+    for file in "$@"; do files+=(-f "$file"); done
     POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder \
-        "$(tool docker-compose)" -f "$1" config --quiet
+        POSTGRES_REPLICATION_PASSWORD=placeholder \
+        "$(tool docker-compose)" "${files[@]}" config --quiet
+}
+
+ha_requires_replication_secret() {
+    if env -u POSTGRES_REPLICATION_PASSWORD POSTGRES_PASSWORD=placeholder \
+        REDIS_PASSWORD=placeholder "$(tool docker-compose)" -f docker-compose.prod.yml \
+        -f docker-compose.ha.yml config --quiet 2>"$work/err"; then
+        echo "docker-compose.ha.yml accepted an empty POSTGRES_REPLICATION_PASSWORD"
+        return 1
+    fi
+    grep -q "POSTGRES_REPLICATION_PASSWORD" "$work/err"
 }
 
 prod_requires_secrets() {
@@ -113,6 +126,9 @@ check "hadolint frontend/Dockerfile" "$(tool hadolint)" frontend/Dockerfile
 check "compose config docker-compose.yml" compose_config docker-compose.yml
 check "compose config docker-compose.prod.yml" compose_config docker-compose.prod.yml
 check "prod compose refuses missing secrets" prod_requires_secrets
+check "compose config docker-compose.prod.yml + docker-compose.ha.yml" \
+    compose_config docker-compose.prod.yml docker-compose.ha.yml
+check "HA compose refuses a missing replication password" ha_requires_replication_secret
 check "nginx -t docker/nginx/nginx.conf" nginx_config_test
 check "nginx TLS cipher names exist" tls_cipher_names
 check "workflow YAML parses, actions pinned to SHAs" workflow_actions_pinned
