@@ -8,7 +8,9 @@ app never needs to know which is which.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 
 import asyncpg
@@ -103,6 +105,30 @@ class ReplicatedPostgres:
             time.sleep(0.05)
 
     # --- failover -------------------------------------------------------------------------
+    def freeze_wal_sender(self) -> int:
+        """Stop the primary's WAL sender (SIGSTOP): the standby is cut off and receives nothing
+        more, as behind a slow or broken network. Returns its pid for `thaw`."""
+        pid = int(self.sql(self.primary, "SELECT pid FROM pg_stat_replication"))
+        os.kill(pid, signal.SIGSTOP)
+        return pid
+
+    def kill_primary_cut_off(self, sender: int) -> None:
+        """`kill_primary` while its WAL sender is frozen: the postmaster gets SIGQUIT (what
+        `pg_ctl stop -m immediate` sends) before the sender runs again, so the SIGQUIT waiting
+        for the sender ends it before it sends anything more."""
+        postmaster = int((self.primary.data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGQUIT)
+        time.sleep(0.1)  # the postmaster passes SIGQUIT on to every server process
+        os.kill(sender, signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(postmaster, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        self.kill_primary()  # pg_ctl stop -m immediate, a no-op once it is gone
+
     def kill_primary(self) -> None:
         self.primary.stop()  # pg_ctl stop -m immediate: a crash
 
