@@ -119,6 +119,7 @@ class ReplicaSet:
     samples: deque[tuple[float, int]] = field(default_factory=deque)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
     _task: asyncio.Task[None] | None = None
+    _primary_failing: bool = False
 
     @classmethod
     def from_settings(
@@ -170,8 +171,11 @@ class ReplicaSet:
             async with asyncio.timeout(timeout), self.primary.connect() as connection:
                 position = await connection.scalar(_PRIMARY_POSITION)
             self.samples.append((asked_at, lsn(position)))
+            self._primary_failing = False
         except Exception as error:  # no sample: the targets' lag grows until one succeeds
-            logger.warning("read_replica_primary_sample_failed", error=type(error).__name__)
+            if not self._primary_failing:  # once per outage, not once a second
+                logger.warning("read_replica_primary_sample_failed", error=type(error).__name__)
+            self._primary_failing = True
         horizon = (
             asked_at - 2 * self.max_lag - 2 * self.settings.database_read_check_interval_seconds
         )
