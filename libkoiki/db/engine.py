@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from libkoiki.config import Settings
-from libkoiki.db.failover import discard_read_only_connections
+from libkoiki.db.failover import connect_to_each_host_in_turn, discard_read_only_connections
 from libkoiki.db.session import KoikiSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -64,6 +64,7 @@ def postgres_engine(url: str, settings: Settings) -> AsyncEngine:
         connect_args={"timeout": settings.health_check_timeout_seconds * 2},
     )
     discard_read_only_connections(engine)
+    connect_to_each_host_in_turn(engine)
     return engine
 
 

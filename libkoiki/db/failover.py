@@ -14,6 +14,9 @@ The listener runs only when a statement fails; a request that succeeds pays noth
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,3 +40,52 @@ def _read_only_is_disconnect(context: ExceptionContext) -> None:
 
 def discard_read_only_connections(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "handle_error", _read_only_is_disconnect)
+
+
+class _EachHostInTurn:
+    """Connects to a multi-host URL's hosts one at a time, each with the whole connect timeout,
+    starting with the one that last answered as the primary.
+
+    asyncpg tries the hosts within a single timeout: a host that accepts TCP but never answers
+    (a hung or partitioned primary, rather than a dead one that refuses at once) would spend all of
+    it, every time, and the promoted standby behind it would never be reached. libpq's
+    `connect_timeout` is per host for the same reason.
+    """
+
+    def __init__(self) -> None:
+        self._first = 0
+
+    async def __call__(self, *args: Any, host: list[str], port: list[int], **kwargs: Any) -> Any:
+        servers = list(zip(host, port, strict=True))
+        order = servers[self._first :] + servers[: self._first]
+        failure: BaseException | None = None
+        for name, number in order:
+            try:
+                connection = await asyncpg.connect(*args, host=name, port=number, **kwargs)
+            except _NEXT_HOST as error:  # down, hung, or not the primary: the next one
+                failure = error
+                continue
+            self._first = servers.index((name, number))
+            return connection
+        assert failure is not None
+        raise failure
+
+
+# Why a host is passed over: unreachable, too slow, or not what target_session_attrs asks for.
+_NEXT_HOST = (
+    OSError,
+    TimeoutError,
+    asyncpg.TargetServerAttributeNotMatched,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def connect_to_each_host_in_turn(engine: AsyncEngine) -> None:
+    """For an engine whose URL names several hosts (see `_EachHostInTurn`); new connections only."""
+    each_host = _EachHostInTurn()
+
+    def use_each_host(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        if isinstance(params.get("host"), list):
+            params["async_creator_fn"] = each_host
+
+    event.listen(engine.sync_engine, "do_connect", use_each_host)

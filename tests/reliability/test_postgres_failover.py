@@ -9,6 +9,7 @@ in docs/operations.md does), so the next test finds a primary with a streaming s
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import asyncpg
@@ -191,3 +192,36 @@ async def test_a_primary_turned_read_only_is_left_for_the_promoted_one(
     assert app_connections == "0"
     cluster.sql(old, "ALTER SYSTEM RESET default_transaction_read_only")
     await asyncio.to_thread(cluster.rebuild_old_primary)
+
+
+async def test_a_hung_host_listed_first_is_passed_over(
+    replicated_postgres: ReplicatedPostgres, app_server: AppServerFactory
+) -> None:
+    """A host that accepts TCP but never answers (a hung or partitioned server, not a dead one
+    that refuses at once) is given the connect timeout, then the next host is tried; later
+    connects start with the host that answered. asyncpg alone spends the whole timeout on the
+    first host, and no write would ever succeed."""
+    cluster = replicated_postgres
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)  # the kernel completes handshakes; nobody ever answers
+        hosts = [hung.getsockname()[1], cluster.standby.port, cluster.primary.port]
+        url = (
+            "postgresql://postgres@" + ",".join(f"127.0.0.1:{port}" for port in hosts)
+            + "/postgres?target_session_attrs=read-write"
+        )  # fmt: skip
+        server = app_server(
+            DATABASE_URL=url, RATE_LIMIT_ENABLED="false", HEALTH_CHECK_TIMEOUT_SECONDS="0.5"
+        )
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            user = await register_and_login(client)
+            created = [
+                await client.post(TODOS, json={"title": f"h{n}"}, headers=user.headers)
+                for n in range(10)
+            ]
+            ready = await client.get("/health/ready")
+    assert [r.status_code for r in created] == [201] * 10, [r.text for r in created]
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["database_primary"] == f"127.0.0.1:{cluster.primary.port}"
+    stored = await _stored_ids(cluster.primary.url, user.id)
+    assert {r.json()["id"] for r in created} <= stored
