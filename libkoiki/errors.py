@@ -176,8 +176,6 @@ _CONNECTION_ERRORS = (
     ConnectionError,
     TimeoutError,
     socket.gaierror,
-    # None of a multi-host URL's servers is the primary (yet): a failover in progress.
-    TargetServerAttributeNotMatched,
 )
 _SQLITE_UNAVAILABLE = re.compile(r"unable to open database|database is locked|disk I/O", re.I)
 # PostgreSQL's own words for "not now": a connection exception (class 08), the server shutting
@@ -191,7 +189,20 @@ def _sqlstate(exc: BaseException) -> str:
     return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
 
+def _no_primary_yet(exc: BaseException) -> bool:
+    """None of a multi-host URL's servers is the primary: asyncpg's error, as it is or as
+    SQLAlchemy's adapter translated it (an InternalError whose cause it is)."""
+    cause: BaseException | None = exc
+    for _ in range(3):
+        if cause is None or isinstance(cause, TargetServerAttributeNotMatched):
+            return cause is not None
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
+    if _no_primary_yet(exc):
+        return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(_POSTGRES_UNAVAILABLE):

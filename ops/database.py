@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from libkoiki.db.failover import EachHostInTurn
+
 # Errors that mean "not yet": the server is down, starting, or its name does not resolve yet
 # (compose creates the DNS entry when the container starts). Anything else is a configuration
 # problem that waiting will not fix.
@@ -142,7 +144,11 @@ def _first(value: Any) -> str | None:
 
 
 async def connect(target: PgTarget, *, connect_timeout: float = 10.0) -> asyncpg.Connection:
-    return await asyncpg.connect(**target.connect_kwargs(), timeout=connect_timeout)
+    kwargs = target.connect_kwargs()
+    if len(target.hosts) > 1:  # each host its own timeout, as the app connects
+        connection: asyncpg.Connection = await EachHostInTurn()(**kwargs, timeout=connect_timeout)
+        return connection
+    return await asyncpg.connect(**kwargs, timeout=connect_timeout)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
+from libkoiki.db.failover import connect_to_each_host_in_turn
 from libkoiki.db.migrations import alembic_config
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
@@ -153,6 +154,7 @@ async def check_database(settings: Settings) -> tuple[CheckResult, int | None, i
         poolclass=NullPool,
         connect_args={} if settings.is_sqlite else {"timeout": _TIMEOUT},
     )
+    connect_to_each_host_in_turn(engine)
     where = (
         settings.database_url.split("///", 1)[-1]
         if settings.is_sqlite
@@ -202,6 +204,7 @@ def _current_heads(sync_connection: Any) -> set[str]:
 async def check_migrations(settings: Settings) -> CheckResult:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    connect_to_each_host_in_turn(engine)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(_current_heads)

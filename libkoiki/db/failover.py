@@ -42,7 +42,7 @@ def discard_read_only_connections(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "handle_error", _read_only_is_disconnect)
 
 
-class _EachHostInTurn:
+class EachHostInTurn:
     """Connects to a multi-host URL's hosts one at a time, each with the whole connect timeout,
     starting with the one that last answered as the primary.
 
@@ -81,8 +81,8 @@ _NEXT_HOST = (
 
 
 def connect_to_each_host_in_turn(engine: AsyncEngine) -> None:
-    """For an engine whose URL names several hosts (see `_EachHostInTurn`); new connections only."""
-    each_host = _EachHostInTurn()
+    """For an engine whose URL names several hosts (see `EachHostInTurn`); new connections only."""
+    each_host = EachHostInTurn()
 
     def use_each_host(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
         if isinstance(params.get("host"), list):

@@ -23,6 +23,7 @@ class Outcome:
     code: str | None
     todo_id: int | None
     retry_after: str | None
+    title: str
 
 
 @dataclass
@@ -51,9 +52,10 @@ class CreateLoad:
         while not self._stop.is_set() and time.monotonic() < self.deadline:
             number += 1
             sent = time.monotonic()
+            title = f"w{worker}-{number}"  # unique: ids may be handed out twice (see below)
             try:
                 response = await self.client.post(
-                    TODOS, json={"title": f"w{worker}-{number}"}, headers=self.user.headers
+                    TODOS, json={"title": title}, headers=self.user.headers
                 )
             except httpx.TransportError as exc:
                 self.transport_errors.append(f"w{worker}-{number}: {exc!r}")
@@ -69,6 +71,7 @@ class CreateLoad:
                     body.get("code"),
                     body.get("id") if created else None,
                     response.headers.get("retry-after"),
+                    title,
                 )
             )
             if response.status_code == 503:
@@ -82,8 +85,10 @@ class CreateLoad:
     def created_since(self, moment: float) -> int:
         return sum(1 for o in self.outcomes if o.status == 201 and o.sent_at > moment)
 
-    def created_ids(self) -> set[int]:
-        return {o.todo_id for o in self.outcomes if o.todo_id is not None}
+    def created_titles(self) -> set[str]:
+        """What was acknowledged, by title: after an asynchronous failover the new primary's
+        sequence may be behind, and hand out again the id of a create it never received."""
+        return {o.title for o in self.outcomes if o.status == 201}
 
     def unexpected(self) -> list[Outcome]:
         """Anything but a 201 or a 503 database_unavailable with Retry-After."""

@@ -8,6 +8,7 @@ for the session, its roles move with each failover): the commands must skip it e
 from __future__ import annotations
 
 import hashlib
+import socket
 import subprocess
 from pathlib import Path
 
@@ -35,9 +36,20 @@ def test_ops_find_the_primary_and_the_doctor_reports_replication(
     env = _env(cluster, tmp_path / "backups")
     primary, standby = f"127.0.0.1:{cluster.primary.port}", f"127.0.0.1:{cluster.standby.port}"
 
-    waited = run_ops("wait-for-db", env=env, cwd=tmp_path)
+    # The entrypoint's two steps, with a hung host (accepts TCP, never answers) listed first:
+    # each host has its own connect timeout, so the primary behind it is still found.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        hung_first = ops_env(
+            DATABASE_URL=f"postgresql://postgres@127.0.0.1:{hung.getsockname()[1]},"
+            + cluster.write_url.split("@", 1)[1],
+            DB_WAIT_INTERVAL_SECONDS="1",
+        )
+        waited = run_ops("wait-for-db", env=hung_first, cwd=tmp_path)
+        migrated = run_ops("migrate", env=hung_first, cwd=tmp_path)
     assert waited.returncode == 0, waited.stderr
-    migrated = run_ops("migrate", env=env, cwd=tmp_path)
+    assert "is up" in waited.stderr
     assert migrated.returncode == 0, migrated.stderr
     assert "already at head" in migrated.stderr
 

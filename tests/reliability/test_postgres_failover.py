@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from typing import Any
 
 import asyncpg
 import httpx
@@ -37,20 +38,20 @@ RECOVERY_BOUND_SECONDS = 5.0
 STANDBY_CUT_OFF_SECONDS = 0.5
 
 
-async def _stored_ids(url: str, owner_id: int) -> set[int]:
+async def _stored(url: str, owner_id: int, column: str = "id") -> set[Any]:
     connection = await asyncpg.connect(url)
     try:
-        rows = await connection.fetch("SELECT id FROM todos WHERE owner_id = $1", owner_id)
+        rows = await connection.fetch(f"SELECT {column} FROM todos WHERE owner_id = $1", owner_id)
     finally:
         await connection.close()
-    return {row["id"] for row in rows}
+    return {row[column] for row in rows}
 
 
 async def _fail_over_under_load(
     cluster: ReplicatedPostgres, app_server: AppServerFactory
-) -> tuple[CreateLoad, set[int], float, tuple[float, float]]:
+) -> tuple[CreateLoad, set[str], float, tuple[float, float]]:
     """Creates; the standby cut off from the primary for STANDBY_CUT_OFF_SECONDS; the primary
-    killed, the standby promoted; creates again. Returns the load, the ids on the new primary,
+    killed, the standby promoted; creates again. Returns the load, the titles on the new primary,
     the recovery time after the promotion and when the standby was cut off, and the primary
     killed."""
     server = app_server(
@@ -97,18 +98,21 @@ async def _fail_over_under_load(
     # Readiness names the new primary; the list (ReaderDep, the driver path) reads it.
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["database_primary"] == f"127.0.0.1:{cluster.primary.port}"
-    stored = await _stored_ids(cluster.primary.url, user.id)
+    stored = await _stored(cluster.primary.url, user.id, "title")
     assert listed.json()["total"] == len(stored)
     return load, stored, recovery, (cut_off_at, killed_at)
 
 
-def _acknowledged_within(load: CreateLoad, window: tuple[float, float]) -> set[int]:
+def _ids_handed_out_twice(load: CreateLoad) -> int:
+    ids = [o.todo_id for o in load.outcomes if o.todo_id is not None]
+    return len(ids) - len(set(ids))
+
+
+def _acknowledged_within(load: CreateLoad, window: tuple[float, float]) -> set[str]:
     """Creates answered 201 between the cut-off and the crash (and those in flight then)."""
     start, end = window
     return {
-        o.todo_id
-        for o in load.outcomes
-        if o.todo_id is not None and o.done_at > start and o.sent_at < end
+        o.title for o in load.outcomes if o.status == 201 and o.done_at > start and o.sent_at < end
     }
 
 
@@ -118,7 +122,7 @@ async def test_synchronous_failover_loses_no_acknowledged_create(
     cluster = replicated_postgres
     await asyncio.to_thread(cluster.set_synchronous, True)
     load, stored, recovery, window = await _fail_over_under_load(cluster, app_server)
-    created = load.created_ids()
+    created = load.created_titles()
     print(
         f"\nsynchronous failover: writes back {recovery * 1000:.0f} ms after the promotion;"
         f" {load.tally()}; acknowledged {len(created)}, lost {len(created - stored)};"
@@ -140,12 +144,13 @@ async def test_asynchronous_failover_reports_what_it_loses(
     cluster = replicated_postgres
     await asyncio.to_thread(cluster.set_synchronous, False)
     load, stored, recovery, window = await _fail_over_under_load(cluster, app_server)
-    created = load.created_ids()
+    created = load.created_titles()
     lost = created - stored
     print(
         f"\nasynchronous failover: writes back {recovery * 1000:.0f} ms after the promotion;"
         f" {load.tally()}; acknowledged {len(created)}, lost {len(lost)};"
-        f" acknowledged while the standby was cut off: {len(_acknowledged_within(load, window))}"
+        f" acknowledged while the standby was cut off: {len(_acknowledged_within(load, window))};"
+        f" ids handed out twice: {_ids_handed_out_twice(load)}"
     )
     assert recovery < RECOVERY_BOUND_SECONDS
     # What is lost is what the standby never received: creates acknowledged after it was cut off.
@@ -187,7 +192,7 @@ async def test_a_primary_turned_read_only_is_left_for_the_promoted_one(
     assert (fenced.status_code, fenced.json()["code"]) == (503, UNAVAILABLE), fenced.text
     assert fenced.headers["retry-after"]
     assert [r.status_code for r in after] == [201] * 5, [r.text for r in after]
-    stored = await _stored_ids(cluster.primary.url, user.id)
+    stored = await _stored(cluster.primary.url, user.id)
     assert {r.json()["id"] for r in before + after} <= stored
     assert app_connections == "0"
     cluster.sql(old, "ALTER SYSTEM RESET default_transaction_read_only")
@@ -223,5 +228,5 @@ async def test_a_hung_host_listed_first_is_passed_over(
     assert [r.status_code for r in created] == [201] * 10, [r.text for r in created]
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["database_primary"] == f"127.0.0.1:{cluster.primary.port}"
-    stored = await _stored_ids(cluster.primary.url, user.id)
+    stored = await _stored(cluster.primary.url, user.id)
     assert {r.json()["id"] for r in created} <= stored
