@@ -84,9 +84,22 @@ tls_cipher_names() {
 
 compose_config() {
     # Production secrets are required variables (${VAR:?}); placeholders let the file be checked
-    # without a .env, and the check below proves they are required.
+    # without a .env, and the check below proves they are required. Several files: an override.
+    local files=() file
+    for file in "$@"; do files+=(-f "$file"); done
     POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder \
-        "$(tool docker-compose)" -f "$1" config --quiet
+        POSTGRES_REPLICATION_PASSWORD=placeholder REDIS_SENTINEL_PASSWORD=placeholder \
+        "$(tool docker-compose)" "${files[@]}" config --quiet
+}
+
+ha_requires_replication_secret() {
+    if env -u POSTGRES_REPLICATION_PASSWORD POSTGRES_PASSWORD=placeholder \
+        REDIS_PASSWORD=placeholder REDIS_SENTINEL_PASSWORD=placeholder "$(tool docker-compose)" -f docker-compose.prod.yml \
+        -f docker-compose.ha.yml config --quiet 2>"$work/err"; then
+        echo "docker-compose.ha.yml accepted an empty POSTGRES_REPLICATION_PASSWORD"
+        return 1
+    fi
+    grep -q "POSTGRES_REPLICATION_PASSWORD" "$work/err"
 }
 
 prod_requires_secrets() {
@@ -98,14 +111,9 @@ prod_requires_secrets() {
     grep -q "POSTGRES_PASSWORD" "$work/err"
 }
 
-ha_compose_config() {
-    # The high-availability file is used on top of the production file, never alone.
-    POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder REDIS_SENTINEL_PASSWORD=placeholder \
-        "$(tool docker-compose)" -f docker-compose.prod.yml -f docker-compose.ha.yml config --quiet
-}
-
 ha_requires_sentinel_password() {
-    if POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder env -u REDIS_SENTINEL_PASSWORD \
+    if POSTGRES_PASSWORD=placeholder REDIS_PASSWORD=placeholder \
+        POSTGRES_REPLICATION_PASSWORD=placeholder env -u REDIS_SENTINEL_PASSWORD \
         "$(tool docker-compose)" -f docker-compose.prod.yml -f docker-compose.ha.yml \
         config --quiet 2>"$work/err"; then
         echo "docker-compose.ha.yml accepted an empty REDIS_SENTINEL_PASSWORD"
@@ -236,8 +244,10 @@ check "hadolint frontend/Dockerfile" "$(tool hadolint)" frontend/Dockerfile
 check "compose config docker-compose.yml" compose_config docker-compose.yml
 check "compose config docker-compose.prod.yml" compose_config docker-compose.prod.yml
 check "prod compose refuses missing secrets" prod_requires_secrets
-check "compose config docker-compose.prod.yml + docker-compose.ha.yml" ha_compose_config
+check "compose config docker-compose.prod.yml + docker-compose.ha.yml" \
+    compose_config docker-compose.prod.yml docker-compose.ha.yml
 check "HA compose refuses a missing REDIS_SENTINEL_PASSWORD" ha_requires_sentinel_password
+check "HA compose refuses a missing replication password" ha_requires_replication_secret
 check "compose config prod + monitoring" monitoring_compose
 check "monitoring compose refuses missing secrets" monitoring_requires_secrets
 check "monitoring UIs on 127.0.0.1 only" monitoring_ports_local

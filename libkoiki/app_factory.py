@@ -18,6 +18,8 @@ from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
 from libkoiki.config import Settings, get_settings
 from libkoiki.db import Reader, create_engine, create_sessionmaker
+from libkoiki.db.replicas import ReplicaSet, install_read_replicas
+from libkoiki.db.writes import WriteMarks
 from libkoiki.docs import install_docs
 from libkoiki.errors import UnhandledErrorMiddleware, install_error_handlers
 from libkoiki.health import install_liveness_probe
@@ -74,6 +76,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             if settings.redis_url
             else None
         )
+        app.state.replicas = await _start_replicas(settings, app)
         logger.info(
             "startup",
             env=settings.app_env,
@@ -84,6 +87,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         try:
             yield
         finally:
+            if app.state.replicas is not None:
+                await app.state.replicas.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             if app.state.security_stamps is not None:
@@ -94,6 +99,19 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             logger.info("shutdown")
 
     return lifespan
+
+
+async def _start_replicas(settings: Settings, app: FastAPI) -> ReplicaSet | None:
+    if not settings.database_read_url:
+        return None
+    writes = WriteMarks(
+        settings.database_read_max_lag_seconds + settings.database_read_check_interval_seconds,
+        app.state.redis,
+        settings.redis_key_prefix,
+    )
+    replicas = ReplicaSet.from_settings(settings, app.state.engine, app.state.reader, writes)
+    await replicas.start()
+    return replicas
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
@@ -195,6 +213,8 @@ def create_app(
     install_liveness_probe(app)
     for router in routers:
         app.include_router(router)
+    if settings.database_read_url:
+        install_read_replicas(app)
     install_openapi(app, api_prefix=API_PREFIX, rate_limited=settings.rate_limit_enabled)
     if settings.docs_on:
         install_docs(app)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from libkoiki.redis_client import check_redis_url
 
@@ -66,12 +67,61 @@ StrList = Annotated[list[str], NoDecode]
 
 
 def async_database_url(url: str) -> str:
-    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the async driver."""
+    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the async driver.
+
+    libpq's several hosts (`postgresql://u:p@h1:5432,h2:5432/db`) become SQLAlchemy's
+    (`postgresql+asyncpg://u:p@/db?host=h1:5432&host=h2:5432`)."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
+            return multihost_query_url("postgresql+asyncpg://" + url[len(prefix) :])
     if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith("postgresql+asyncpg://"):
+        return multihost_query_url(url)
+    return url
+
+
+def multihost_query_url(url: str) -> str:
+    """`scheme://userinfo@h1:p1,h2/db?q` as `scheme://userinfo@/db?host=h1:p1&host=h2:5432&q`.
+
+    SQLAlchemy reads several hosts only from the query, each with its port."""
+    scheme, _, rest = url.partition("://")
+    before_query, _, query = rest.partition("?")
+    userinfo, at, hostpath = before_query.rpartition("@")
+    hosts, _, path = hostpath.partition("/")
+    if "," not in hosts:
+        return url
+    listed = []
+    for host in hosts.split(","):
+        bracketed = host.endswith("]")  # an IPv6 address without a port
+        name, port = (host, "5432") if bracketed else [*host.rsplit(":", 1), "5432"][:2]
+        if not name or not port.isdigit():
+            raise ValueError(f"host {host!r} of a multi-host URL must be host or host:port")
+        listed.append(f"host={name}:{port}")
+    query = "&".join([*listed, query] if query else listed)
+    return f"{scheme}://{userinfo}{at}/{path}?{query}"
+
+
+# What libpq's target_session_attrs may ask of the server every write goes to.
+_WRITABLE_ATTRS = ("read-write", "primary", "any")
+
+
+def primary_url(url: str) -> str:
+    """A URL naming several hosts must say that writes go to the primary: `read-write` unless it
+    says `primary`. One that would accept a standby is refused."""
+    if not url.startswith("postgresql"):
+        return url
+    query = make_url(url).query
+    attrs = query.get("target_session_attrs")
+    if isinstance(attrs, tuple):
+        attrs = attrs[-1]
+    if attrs is not None and attrs not in _WRITABLE_ATTRS:
+        raise ValueError(
+            f"DATABASE_URL: target_session_attrs={attrs} could reach a standby; writes need "
+            "read-write or primary (standbys belong in DATABASE_READ_URL)"
+        )
+    if attrs is None and isinstance(query.get("host"), tuple):
+        return url + "&target_session_attrs=read-write"
     return url
 
 
@@ -117,6 +167,11 @@ class Settings(BaseSettings):
     # then discards every pooled connection older than the failure, so one request pays, not all.
     db_pool_pre_ping: bool = False
     db_echo: bool = False
+    # Read replicas for the routes that read through ReaderDep (libkoiki.db.replicas); unset,
+    # every read goes to DATABASE_URL. A replica further behind than the bound is not used.
+    database_read_url: str | None = None
+    database_read_max_lag_seconds: float = Field(default=5.0, gt=0, le=3600)
+    database_read_check_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     db_wait_retries: int = Field(default=30, ge=1)
     db_wait_interval_seconds: float = Field(default=2.0, gt=0)
     health_check_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
@@ -214,7 +269,17 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        return async_database_url(value)
+        return primary_url(async_database_url(value))
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_driver(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        url = async_database_url(value)
+        if not url.startswith("postgresql"):
+            raise ValueError("DATABASE_READ_URL must be a PostgreSQL URL (read replicas)")
+        return url
 
     @field_validator("trusted_proxies", "metrics_allow_ips")
     @classmethod
@@ -249,6 +314,8 @@ class Settings(BaseSettings):
     def _production_safety(self) -> Settings:
         if self.rate_limit_strategy is None:
             self.rate_limit_strategy = "redis" if self.redis_url else "memory"
+        if self.database_read_url and self.is_sqlite:
+            raise ValueError("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL")
         if self.rate_limit_enabled and self.rate_limit_strategy == "redis" and not self.redis_url:
             raise ValueError("RATE_LIMIT_STRATEGY=redis needs REDIS_URL")
         if not self.is_production:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from asyncpg import TargetServerAttributeNotMatched
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -179,15 +180,29 @@ _CONNECTION_ERRORS = (
 _SQLITE_UNAVAILABLE = re.compile(r"unable to open database|database is locked|disk I/O", re.I)
 # PostgreSQL's own words for "not now": a connection exception (class 08), the server shutting
 # down or still starting (57P01-57P03, e.g. "the database system is starting up" right after a
-# restart) and no free connection slot (53300). They arrive as plain DBAPIErrors.
-_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+# restart), no free connection slot (53300) and a server no longer the primary, refusing writes
+# (25006, libkoiki.db.failover). They arrive as plain DBAPIErrors.
+_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300", "25006")
 
 
 def _sqlstate(exc: BaseException) -> str:
     return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
 
+def _no_primary_yet(exc: BaseException) -> bool:
+    """None of a multi-host URL's servers is the primary: asyncpg's error, as it is or as
+    SQLAlchemy's adapter translated it (an InternalError whose cause it is)."""
+    cause: BaseException | None = exc
+    for _ in range(3):
+        if cause is None or isinstance(cause, TargetServerAttributeNotMatched):
+            return cause is not None
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
+    if _no_primary_yet(exc):
+        return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(_POSTGRES_UNAVAILABLE):

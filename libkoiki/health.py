@@ -47,7 +47,8 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
+    # degraded: the primary serves everything, but a read replica is down or behind.
+    status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, CheckResult]
 
 
@@ -98,10 +99,30 @@ def install_liveness_probe(app: FastAPI) -> None:
     app.router.routes.insert(0, Route("/health", liveness, methods=["GET"]))
 
 
-async def _database(engine: AsyncEngine) -> str:
+async def _database(engine: AsyncEngine, where: dict[str, str]) -> str:
+    """ "ok" when the server takes writes; on PostgreSQL, `where["server"]` names it."""
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+        if engine.dialect.name != "postgresql":
+            await connection.execute(text("SELECT 1"))
+            return "ok"
+        if await connection.scalar(text("SELECT pg_is_in_recovery()")):
+            # Never reused (libkoiki.db.failover): the next connect looks for the primary again.
+            await connection.invalidate()
+            return "read-only: the server is a standby (in recovery)"
+        raw = await connection.get_raw_connection()
+        address = getattr(raw.driver_connection, "_addr", None)  # asyncpg: (host, port)
+        if isinstance(address, tuple):
+            where["server"] = f"{address[0]}:{address[1]}"
     return "ok"
+
+
+def _names_servers(request: Request) -> bool:
+    """Several servers to tell apart: a multi-host DATABASE_URL, or read replicas."""
+    engine: AsyncEngine = request.app.state.engine
+    return (
+        isinstance(engine.url.query.get("host"), tuple)
+        or getattr(request.app.state, "replicas", None) is not None
+    )
 
 
 async def _migrations(engine: AsyncEngine) -> str:
@@ -146,8 +167,9 @@ async def readiness(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     engine: AsyncEngine = request.app.state.engine
     timeout = settings.health_check_timeout_seconds
+    where: dict[str, str] = {}
     database, redis = await asyncio.gather(
-        _timed("database", lambda: _database(engine), timeout),
+        _timed("database", lambda: _database(engine, where), timeout),
         _timed("redis", lambda: _redis(request), timeout),
     )
     checks = {"database": database, "redis": redis}
@@ -158,5 +180,15 @@ async def readiness(request: Request) -> JSONResponse:
     )
     record_readiness(checks)
     ready = all(value in ("ok", "disabled") for value in checks.values())
-    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    status: Literal["ready", "degraded", "not_ready"] = "ready" if ready else "not_ready"
+    if _names_servers(request):
+        checks["database_primary"] = where.get("server", "unknown")
+    replicas = getattr(request.app.state, "replicas", None)
+    if replicas is not None:
+        # A read replica down or behind costs a fallback to the primary, not the service.
+        read_checks = replicas.readiness()
+        checks.update(read_checks)
+        if ready and any(not value.startswith("ok") for value in read_checks.values()):
+            status = "degraded"
+    body = Readiness(status=status, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

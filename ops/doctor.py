@@ -27,10 +27,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
+from libkoiki.db.failover import connect_to_each_host_in_turn
 from libkoiki.db.migrations import alembic_config
 from libkoiki.redis_client import SENTINEL_SCHEME, connect, describe_redis_url, parse_sentinel_url
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
+from ops.replication import server_state, servers_of, verdict
 from ops.sentinel import survey
 from ops.settings import validation_lines
 
@@ -153,6 +155,7 @@ async def check_database(settings: Settings) -> tuple[CheckResult, int | None, i
         poolclass=NullPool,
         connect_args={} if settings.is_sqlite else {"timeout": _TIMEOUT},
     )
+    connect_to_each_host_in_turn(engine)
     where = (
         settings.database_url.split("///", 1)[-1]
         if settings.is_sqlite
@@ -202,6 +205,7 @@ def _current_heads(sync_connection: Any) -> set[str]:
 async def check_migrations(settings: Settings) -> CheckResult:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    connect_to_each_host_in_turn(engine)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(_current_heads)
@@ -363,7 +367,25 @@ async def run_checks() -> list[CheckResult]:
         results.append(await check_migrations(settings))
     results.append(await check_redis(settings))
     results.append(check_backups(settings, database_size, server_major))
+    replication = await check_replication(settings)
+    if replication is not None:
+        results.append(replication)
     return results
+
+
+async def check_replication(settings: Settings) -> CheckResult | None:
+    """With several servers (a multi-host DATABASE_URL, or read replicas): each one's role,
+    how its standbys stream and how far behind each standby is. None with a single server."""
+    if settings.is_sqlite:
+        return None
+    servers = servers_of(settings.database_url, settings.database_read_url)
+    if len(servers) < 2:
+        return None
+    states = await asyncio.gather(
+        *(server_state(server, settings.database_read_max_lag_seconds) for server in servers)
+    )
+    status, summary, hint = verdict(list(states))
+    return CheckResult("replication", status, summary, hint)  # type: ignore[arg-type]
 
 
 def exit_code(results: list[CheckResult], *, strict: bool) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from libkoiki.config import Settings
+from libkoiki.db.failover import connect_to_each_host_in_turn
 from libkoiki.db.migrations import alembic_config
 
 # Fixed key shared by every replica: "KOIKI" in ASCII.
@@ -88,7 +89,14 @@ async def _acquire_lock(connection: AsyncConnection, wait_seconds: float, out: T
 async def migrate(
     settings: Settings, *, lock_timeout: float = 600.0, out: TextIO = sys.stderr
 ) -> MigrationResult:
-    engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    # A multi-host URL: the primary, found as the app finds it (each host its own timeout).
+    connect_args = (
+        {} if settings.is_sqlite else {"timeout": settings.health_check_timeout_seconds * 2}
+    )
+    engine = create_async_engine(
+        settings.database_url, poolclass=NullPool, connect_args=connect_args
+    )
+    connect_to_each_host_in_turn(engine)
     try:
         async with engine.connect() as connection:
             locking = connection.dialect.name == "postgresql"

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from libkoiki.config import Settings
+from libkoiki.db.failover import connect_to_each_host_in_turn, discard_read_only_connections
 from libkoiki.db.session import KoikiSession
 from libkoiki.observability.framework import MeasuredPool
 from libkoiki.observability.slow_queries import install_slow_query_log
@@ -49,6 +50,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         install_slow_query_log(engine, settings.db_slow_query_ms)
         return engine
+    return postgres_engine(url, settings)
+
+
+def postgres_engine(url: str, settings: Settings) -> AsyncEngine:
+    """A pooled engine for one PostgreSQL URL (the primary's, or a read replica's)."""
     engine = create_async_engine(
         url,
         echo=settings.db_echo,
@@ -62,6 +68,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         poolclass=MeasuredPool,
     )
     install_slow_query_log(engine, settings.db_slow_query_ms)
+    discard_read_only_connections(engine)
+    connect_to_each_host_in_turn(engine)
     return engine
 
 

@@ -16,7 +16,8 @@ column's type code (numerics, JSON, arrays...), expanding (IN) parameters, a cal
 (SQLAlchemy names it), and every statement while the engine logs SQL, has execute or cursor
 listeners (tracing) or a schema translate map. Errors read as SQLAlchemy's: an error the server
 reports is raised as the same DBAPIError subclass; a connection that breaks mid-statement is
-dropped and the statement runs again through SQLAlchemy, which reports the outage as usual.
+dropped and the statement runs again through SQLAlchemy, which reports the outage as usual; so is
+one whose server refuses it as read-only (SQLSTATE 25006: no longer the primary).
 `koiki_db_reader_statements_total{path}` counts which way each statement ran.
 """
 
@@ -41,6 +42,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from libkoiki.db.failover import is_read_only_server
 from libkoiki.observability.slow_queries import is_slow_query_listener
 
 # Result types whose asyncpg processing does not depend on the column's type code: the processor
@@ -158,12 +160,18 @@ class Reader:
         try:
             records = await driver.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
         except BaseException as error:
-            if isinstance(error, PostgresError) and not driver.is_closed():  # type: ignore[union-attr]
+            if (
+                isinstance(error, PostgresError)
+                and not driver.is_closed()  # type: ignore[union-attr]
+                and not is_read_only_server(error)
+            ):
                 # The server refused the statement; the connection is fine and goes back.
                 await greenlet_spawn(pooled.close)
                 raise _wrapped(_translated(error, dialect), plan.sql, arguments, dialect) from error
             # A broken (or server-ended) or cancelled fetch leaves the connection in a state
-            # nobody should inherit.
+            # nobody should inherit; one on a server that is no longer the primary (25006) must
+            # not be reused either: SQLAlchemy runs the statement again and, should it meet the
+            # same server, reports it as a disconnect (libkoiki.db.failover).
             pooled.invalidate()
             await asyncio.shield(greenlet_spawn(pooled.close))
             if isinstance(error, Exception):

@@ -30,7 +30,12 @@ def after_commit(session: Any, callback: AfterCommit) -> None:
     `session` is an AsyncSession or the Session it drives (as ORM event hooks receive it). A
     callback already waiting is not added twice; after a rollback it waits for the next commit.
     """
-    callbacks: list[AfterCommit] = session.info.setdefault(_AFTER_COMMIT, [])
+    after_commit_info(session.info, callback)
+
+
+def after_commit_info(info: dict[str, Any], callback: AfterCommit) -> None:
+    """`after_commit` given the session's `info` (what a callback receives, to wait again)."""
+    callbacks: list[AfterCommit] = info.setdefault(_AFTER_COMMIT, [])
     if callback not in callbacks:
         callbacks.append(callback)
 

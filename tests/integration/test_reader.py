@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from app.todos.models import Todo
 from libkoiki.accounts.models import User
 from libkoiki.db import Reader
+from libkoiki.db.failover import discard_read_only_connections
 from libkoiki.db.query import contains_pattern, contains_text
-from libkoiki.errors import is_unstorable_value
+from libkoiki.errors import is_database_unavailable, is_unstorable_value
 from libkoiki.pagination import PageParams, paginate
 
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -230,6 +231,47 @@ async def test_a_refused_statement_raises_as_through_sqlalchemy(
     # The connection stays: an error the server reports does not break it.
     assert len(pids) == 1
     assert count("retried") == retried
+
+
+@pytest.mark.postgres_only
+async def test_a_connection_on_a_server_turned_read_only_is_never_reused(
+    small_pool: AsyncEngine,
+) -> None:
+    """A pooled connection whose server refuses writes (SQLSTATE 25006: after a failover, the old
+    primary) is discarded, through SQLAlchemy (a 503 for its request) or on the driver (the
+    statement runs again, on a new connection)."""
+    discard_read_only_connections(small_pool)  # as libkoiki's engines have it
+    reader = Reader(small_pool)
+    sequence = f"koiki_reader_seq_{os.getpid()}"
+    following = select(func.nextval(bindparam("sequence"), type_=Integer))
+    backend_pid = select(func.pg_backend_pid())
+
+    async def fence() -> int:
+        """Make the pooled connection's session read-only, as a fenced server's would be."""
+        async with small_pool.connect() as connection:
+            await connection.execute(text("SET SESSION default_transaction_read_only = on"))
+            await connection.commit()
+            return int(await connection.scalar(backend_pid))
+
+    async with small_pool.begin() as connection:
+        await connection.execute(text(f'CREATE SEQUENCE "{sequence}"'))
+    try:
+        fenced = await fence()
+        with pytest.raises(DBAPIError) as refused:  # first use: through SQLAlchemy
+            await reader.all(following, {"sequence": sequence})
+        assert refused.value.orig.sqlstate == "25006"  # type: ignore[union-attr]
+        assert refused.value.connection_invalidated
+        assert is_database_unavailable(refused.value)  # what the API answers 503 for
+        assert await reader.scalar(backend_pid) != fenced
+
+        fenced = await fence()
+        retried = count("retried")
+        assert await reader.scalar(following, {"sequence": sequence}) == 1  # on the driver
+        assert count("retried") == retried + 1
+        assert await reader.scalar(backend_pid) != fenced
+    finally:
+        async with small_pool.begin() as connection:
+            await connection.execute(text(f'DROP SEQUENCE IF EXISTS "{sequence}"'))
 
 
 @pytest.mark.postgres_only

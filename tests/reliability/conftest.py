@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from alembic import command
 
+from libkoiki.db.migrations import alembic_config
 from tests.ops.support import STRONG_JWT_SECRET, STRONG_SECRET, ops_env, wait_until
+from tests.support.replication import ReplicatedPostgres
 from tests.support.servers import free_port, serves_health, start_uvicorn, stop_process
 
 
@@ -51,3 +54,16 @@ def app_server(tmp_path: Path) -> Iterator[AppServerFactory]:
     yield start
     for server in started:
         stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def replicated_postgres() -> Iterator[ReplicatedPostgres]:
+    """A primary and a streaming standby of the session's own, migrated; shared by the failover
+    and read replica proofs (each leaves a primary with a streaming standby behind)."""
+    cluster = ReplicatedPostgres()
+    try:
+        cluster.start()
+        command.upgrade(alembic_config(cluster.primary.url), "head")
+        yield cluster
+    finally:
+        cluster.cleanup()

@@ -53,6 +53,58 @@ def test_database_urls_use_the_async_driver(given: str, expected: str) -> None:
     assert make(database_url=given).database_url == expected
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (  # libpq's form, as pg_dump and psql take it
+            "postgresql://u:p@h1:5432,h2:5433/koiki?target_session_attrs=read-write",
+            "postgresql+asyncpg://u:p@/koiki?host=h1:5432&host=h2:5433"
+            "&target_session_attrs=read-write",
+        ),
+        (  # ports default to 5432; writes default to the primary
+            "postgres://u:p@h1,h2/koiki",
+            "postgresql+asyncpg://u:p@/koiki?host=h1:5432&host=h2:5432"
+            "&target_session_attrs=read-write",
+        ),
+        (  # SQLAlchemy's form, as it is
+            "postgresql+asyncpg://u:p@/koiki?host=h1:5432&host=h2:5432&target_session_attrs=primary",
+            "postgresql+asyncpg://u:p@/koiki?host=h1:5432&host=h2:5432&target_session_attrs=primary",
+        ),
+        (
+            "postgresql://u@[::1]:5432,[::2]/koiki?sslmode=require",
+            "postgresql+asyncpg://u@/koiki?host=[::1]:5432&host=[::2]:5432&sslmode=require"
+            "&target_session_attrs=read-write",
+        ),
+    ],
+)
+def test_multi_host_urls_are_mapped_and_aim_at_the_primary(given: str, expected: str) -> None:
+    assert make(database_url=given).database_url == expected
+
+
+def test_a_database_url_that_could_reach_a_standby_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_READ_URL"):
+        make(database_url="postgresql://u@h1,h2/db?target_session_attrs=prefer-standby")
+    with pytest.raises(ValidationError, match="host:port"):
+        make(database_url="postgresql://u@h1:x,h2/db")
+
+
+def test_read_replicas_are_optional_and_need_postgresql() -> None:
+    settings = make()
+    assert settings.database_read_url is None
+    assert settings.database_read_max_lag_seconds == 5
+    read = make(
+        database_url="postgresql://u@primary/db",
+        database_read_url="postgresql://u@r1,r2/db?target_session_attrs=prefer-standby",
+    )
+    assert read.database_read_url == (
+        "postgresql+asyncpg://u@/db?host=r1:5432&host=r2:5432&target_session_attrs=prefer-standby"
+    )
+    with pytest.raises(ValidationError, match="needs a PostgreSQL DATABASE_URL"):
+        make(database_read_url="postgresql://u@r1/db")
+    with pytest.raises(ValidationError, match="must be a PostgreSQL URL"):
+        make(database_url="postgresql://u@p/db", database_read_url="sqlite:///x.db")
+
+
 def test_lists_accept_commas_or_json() -> None:
     assert make(cors_origins="https://a.example, https://b.example").cors_origins == [
         "https://a.example",

@@ -514,7 +514,7 @@ export interface components {
                 [key: string]: string;
             };
             /** @enum {string} */
-            status: "ready" | "not_ready";
+            status: "ready" | "degraded" | "not_ready";
         };
         RefreshRequest: {
             refresh_token: string;
