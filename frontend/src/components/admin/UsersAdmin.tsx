@@ -70,10 +70,10 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { email_verified: true } })
-      showToast(format(m.admin.markedVerified, { email: user.email }))
+      showToast((t) => format(t.admin.markedVerified, { email: user.email }))
       reload()
     } catch (error) {
-      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+      showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       setBusyId(null)
     }
