@@ -44,7 +44,9 @@ class Sentinel:
                     f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} {QUORUM}",
                     f"sentinel auth-pass {SERVICE} {MASTER_PASSWORD}",
                     f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}",
-                    f"sentinel failover-timeout {SERVICE} 10000",
+                    # A failover attempt that stalls (a slow machine) is retried after twice this:
+                    # short enough for the tests' stated bound.
+                    f"sentinel failover-timeout {SERVICE} 4000",
                     f"sentinel parallel-syncs {SERVICE} 1",
                     "",
                 )
