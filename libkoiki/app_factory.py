@@ -2,7 +2,8 @@
 
 Middleware, all pure ASGI, outermost first (see `_install_middleware` for why this order):
 request context (request id + access log) -> client IP -> metrics -> security headers -> CORS
--> trusted host -> header limit -> body limit -> rate limit -> unhandled-error guard -> router.
+-> maintenance -> trusted host -> header limit -> body limit -> rate limit -> unhandled-error
+guard -> router.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.maintenance.middleware import MaintenanceMiddleware
+from libkoiki.maintenance.switch import MaintenanceSwitch
 from libkoiki.observability.exposition import install_metrics
 from libkoiki.observability.logging import configure_logging
 from libkoiki.observability.metrics import METRICS_PATH
@@ -80,6 +83,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         finally:
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await app.state.maintenance.aclose()
             if app.state.security_stamps is not None:
                 await app.state.security_stamps.aclose()
             if app.state.rate_limiter is not None:
@@ -101,6 +105,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
        host, 413, 429, 500), so those answers carry the headers too;
     5. CORS: preflights are answered before host checks and limits (a browser's OPTIONS never
        uses up the budget) and 413/429 answers get CORS headers, so the web app can read them;
+    5b. maintenance: inside CORS (the web app can read the 503) and the client IP (the
+       operators' allow-list), before anything that counts or limits;
     6. trusted host, 7. header limit, 8. body limit, 9. rate limit: cheap refusals first; a
        request refused for its host or size is not counted;
     10. the unhandled-error guard stays innermost so a 500 still passes through all of the above.
@@ -152,6 +158,16 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             detail="TRUSTED_HOSTS is unrestricted: set the public host names to refuse forged"
             " Host headers",
         )
+    app.state.maintenance = _maintenance_switch(settings)
+    app.add_middleware(
+        MaintenanceMiddleware,
+        switch=app.state.maintenance,
+        allow_ips=settings.maintenance_allow_ips,
+        operator_token=settings.maintenance_operator_token.get_secret_value()
+        if settings.maintenance_operator_token
+        else None,
+        path_prefix=API_PREFIX,
+    )
     install_cors(app, settings.cors_origins)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age if settings.hsts_on else None
@@ -160,6 +176,25 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         install_metrics(app, settings)
     app.add_middleware(ClientIPMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware, quiet_paths=PROBE_PATHS)
+
+
+def _maintenance_switch(settings: Settings) -> MaintenanceSwitch:
+    redis = (
+        connect(
+            settings.redis_url,
+            timeout_seconds=1,
+            sentinel_password=settings.redis_sentinel_password,
+            role="maintenance",
+        )
+        if settings.redis_url
+        else None
+    )
+    return MaintenanceSwitch(
+        file=settings.maintenance_file,
+        redis=redis,
+        key_prefix=settings.redis_key_prefix,
+        poll_seconds=settings.maintenance_poll_seconds,
+    )
 
 
 def create_app(

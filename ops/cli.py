@@ -215,6 +215,58 @@ def cmd_purge_auth_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from ops import maintenance_mode
+
+    settings = load_settings()
+    try:
+        if args.action == "on":
+            return asyncio.run(
+                maintenance_mode.switch_on(
+                    settings,
+                    message=args.message,
+                    retry_after=args.retry_after,
+                    by=args.by,
+                    reason=args.reason,
+                )
+            )
+        if args.action == "off":
+            return asyncio.run(
+                maintenance_mode.switch_off(settings, by=args.by, reason=args.reason)
+            )
+        report = asyncio.run(maintenance_mode.read_switch(settings))
+    except maintenance_mode.MaintenanceError as exc:
+        raise CommandError(f"maintenance: {exc}") from exc
+    maintenance_mode.render_status(report, settings, sys.stdout)
+    return 0
+
+
+def _add_maintenance(sub: argparse.ArgumentParser) -> None:
+    actions = sub.add_subparsers(dest="action", required=True, metavar="on|off|status")
+    on = actions.add_parser("on", help="turn maintenance on: the API answers 503 maintenance")
+    on.add_argument("--message", help="shown to clients (default: a generic notice)")
+    on.add_argument(
+        "--retry-after",
+        type=_seconds,
+        help="seconds clients are told to wait (Retry-After; default 300)",
+    )
+    off = actions.add_parser("off", help="turn maintenance off")
+    for action in (on, off):
+        action.add_argument("--by", help="who (default: KOIKI_OPERATOR or the login name)")
+        action.add_argument("--reason", help="why, for the audit trail")
+    actions.add_parser("status", help="show the switch, in Redis and in MAINTENANCE_FILE")
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops",
@@ -324,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Delete expired sessions, refresh and reset tokens, revocations and login attempts "
         "(safe at any time; run it daily from cron or a scheduled job).",
     )
+
+    sub = add(
+        "maintenance",
+        cmd_maintenance,
+        "Maintenance mode: on [--message TEXT] [--retry-after SECONDS] | off | status. Every "
+        "replica obeys within about a second; operators pass (MAINTENANCE_ALLOW_IPS, "
+        "X-Maintenance-Token).",
+    )
+    _add_maintenance(sub)
 
     sub = add(
         "create-superuser",
