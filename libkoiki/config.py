@@ -203,6 +203,9 @@ class Settings(BaseSettings):
     # TRUSTED_PROXIES) or requests with `X-Maintenance-Token: <token>` (>= 24 characters).
     maintenance_allow_ips: StrList = Field(default_factory=list)
     maintenance_operator_token: SecretStr | None = None
+    # `ops smoke`: a pre-made, verified account to use instead of registering a throwaway one.
+    smoke_email: str | None = None
+    smoke_password: SecretStr | None = None
 
     @field_validator(
         "cors_origins",

@@ -241,6 +241,25 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from ops import smoke
+
+    settings = load_settings()
+    token = settings.maintenance_operator_token
+    password = settings.smoke_password
+    options = smoke.SmokeOptions(
+        base_url=args.base_url,
+        edge_url=args.edge_url,
+        email=settings.smoke_email,
+        password=password.get_secret_value() if password else None,
+        operator_token=token.get_secret_value() if token else None,
+        email_domain=args.email_domain,
+    )
+    results = smoke.run_smoke(options)
+    smoke.render(results, smoke.step_count(options), sys.stdout)
+    return 0 if smoke.passed(results, options) else EXIT_FAILED
+
+
 def _add_maintenance(sub: argparse.ArgumentParser) -> None:
     actions = sub.add_subparsers(dest="action", required=True, metavar="on|off|status")
     on = actions.add_parser("on", help="turn maintenance on: the API answers 503 maintenance")
@@ -385,6 +404,22 @@ def build_parser() -> argparse.ArgumentParser:
         "X-Maintenance-Token).",
     )
     _add_maintenance(sub)
+
+    sub = add(
+        "smoke",
+        cmd_smoke,
+        "Run a user's journey against a deployment (health, account, login, todos, refresh, "
+        "logout, docs) and print a table of timed steps; exit 0 only if every step passes.",
+    )
+    sub.add_argument("base_url", metavar="BASE_URL", help="e.g. http://127.0.0.1:8000")
+    sub.add_argument(
+        "--edge-url", help="the public URL through nginx: /metrics must not be served there"
+    )
+    sub.add_argument(
+        "--email-domain",
+        default="example.com",
+        help="domain of the throwaway account (default example.com; SMOKE_EMAIL skips it)",
+    )
 
     sub = add(
         "create-superuser",
