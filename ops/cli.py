@@ -83,11 +83,29 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     target = _pg_target(settings)
+    if args.base:
+        return _base_backup(settings, target)
     retention = args.retention_days or settings.backup_retention_days
     try:
         result = backup.run_backup(target, _backup_dir(args, settings), retention_days=retention)
     except backup.BackupError as exc:
         raise CommandError(f"backup: {exc}") from exc
+    print(result.path)
+    return 0
+
+
+def _base_backup(settings: Settings, target: PgTarget) -> int:
+    from ops import backup, base_backup
+
+    try:
+        result = base_backup.run_base_backup(
+            target,
+            settings.base_backup_dir,
+            settings.wal_archive_dir,
+            keep=settings.base_backup_keep,
+        )
+    except backup.BackupError as exc:
+        raise CommandError(f"backup --base: {exc}") from exc
     print(result.path)
     return 0
 
@@ -121,6 +139,12 @@ def cmd_prune_backups(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from ops import backup, restore
 
+    if args.to_time is not None or args.to_latest:
+        return _point_in_time(args)
+    if args.backup is None:
+        raise CommandError(
+            "restore: name a backup file, or give --to-time / --to-latest", EXIT_USAGE
+        )
     settings = load_settings()
     target = _pg_target(settings)
     try:
@@ -137,6 +161,33 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except restore.ConfirmationRequired as exc:
         raise CommandError(f"restore: {exc}", EXIT_USAGE) from exc
     except (restore.RestoreError, backup.BackupError) as exc:
+        raise CommandError(f"restore: {exc}") from exc
+    return 0
+
+
+def _point_in_time(args: argparse.Namespace) -> int:
+    from ops import pitr
+
+    if args.backup is not None:
+        raise CommandError(
+            "restore: --to-time/--to-latest use the base backups, not a dump file", EXIT_USAGE
+        )
+    if args.to_time is not None and args.to_latest:
+        raise CommandError("restore: --to-time or --to-latest, not both", EXIT_USAGE)
+    if args.data_dir is None:
+        raise CommandError(
+            "restore: --data-dir is required: the new PostgreSQL data directory", EXIT_USAGE
+        )
+    settings = load_settings()
+    try:
+        when = None if args.to_latest else pitr.parse_target_time(args.to_time)
+        plan = pitr.plan_recovery(
+            settings.base_backup_dir, settings.wal_archive_dir, Path(args.data_dir), when
+        )
+        pitr.build_data_directory(plan, confirm=args.confirm, owner=args.owner)
+    except pitr.RecoveryUsageError as exc:
+        raise CommandError(f"restore: {exc}", EXIT_USAGE) from exc
+    except (pitr.RecoveryError, OSError) as exc:
         raise CommandError(f"restore: {exc}") from exc
     return 0
 
@@ -339,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup_dir_option(sub)
     retention_option(sub)
+    sub.add_argument(
+        "--base",
+        action="store_true",
+        help="a base backup for point-in-time recovery (pg_basebackup into BASE_BACKUP_DIR), "
+        "then keep the newest BASE_BACKUP_KEEP and the archived WAL they need",
+    )
 
     sub = add("list-backups", cmd_list_backups, "List the backups in BACKUP_DIR, oldest first.")
     backup_dir_option(sub)
@@ -357,7 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_restore,
         "Restore a backup into an empty or new database after verifying its checksum.",
     )
-    sub.add_argument("backup", help="backup file name in BACKUP_DIR, or a path")
+    sub.add_argument("backup", nargs="?", help="backup file name in BACKUP_DIR, or a path")
+    sub.add_argument(
+        "--to-time",
+        metavar="TIME",
+        help='point-in-time recovery to TIME, with an offset ("2026-12-01 10:15:00+09"): a new '
+        "data directory from the newest base backup before TIME plus the archived WAL",
+    )
+    sub.add_argument(
+        "--to-latest", action="store_true", help="point-in-time recovery to the last archived WAL"
+    )
+    sub.add_argument("--data-dir", help="with --to-time/--to-latest: the new data directory")
+    sub.add_argument(
+        "--owner",
+        help="with --to-time/--to-latest: give the directory to this user (the server's, when "
+        "running as root)",
+    )
     sub.add_argument(
         "--target-db",
         help="database to restore into; created when absent (default: DATABASE_URL's)",
@@ -365,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--confirm",
         metavar="DBNAME",
-        help="required: the target database's name, to confirm the restore",
+        help="required: the target database's name, to confirm the restore (point-in-time: "
+        "the non-empty data directory to replace; it is moved aside)",
     )
     sub.add_argument(
         "--skip-checksum",
