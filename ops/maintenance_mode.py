@@ -189,7 +189,7 @@ async def _report_audit(
     problem = await _audit(settings, action, details)
     if problem is not None:
         print(
-            f"maintenance: audit event {action} NOT recorded, the database is unreachable "
+            f"maintenance: audit event {action} NOT recorded, the database could not be written "
             f"({problem}); the switch itself records who and since (see `ops maintenance status`)",
             file=err,
         )
