@@ -127,8 +127,10 @@ def test_the_runbook_recovers_every_row_written_before_t(
 
         # Step 1: maintenance on; every replica refuses the public, probes behave.
         started = time.monotonic()
-        switched = book.ops("maintenance", "on", "--message", "復旧作業中 / restoring", "--retry-after",
-                 "600", "--reason", "todos dropped", "--by", "runbook")  # fmt: skip
+        switched = book.ops(
+            "maintenance", "on", "--message", "復旧作業中 / restoring", "--retry-after", "600",
+            "--reason", "todos dropped", "--by", "runbook",
+        )  # fmt: skip
         assert "maintenance: on" in switched.stdout
         assert wait_until(
             lambda: client.get("/api/v1/auth/me", headers=auth).status_code == 503, timeout=10
