@@ -162,10 +162,12 @@ def build_data_directory(
         conf.write(_recovery_settings(plan.wal_dir, plan.target_time))
     (plan.data_dir / "recovery.signal").touch()
     if owner is not None:
+        # A name, or a uid ("999", the postgres image's) that may have no name in this container.
+        user: str | int = int(owner) if owner.isdigit() else owner
         for root, dirs, files in os.walk(plan.data_dir):
             for name in (*dirs, *files):
-                shutil.chown(os.path.join(root, name), user=owner, group=owner)
-        shutil.chown(plan.data_dir, user=owner, group=owner)
+                shutil.chown(os.path.join(root, name), user=user, group=user)
+        shutil.chown(plan.data_dir, user=user, group=user)
     target = (
         "the end of the archived WAL"
         if plan.target_time is None
