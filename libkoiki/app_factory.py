@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from redis.asyncio import Redis
 
 from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
@@ -52,6 +53,17 @@ TELEMETRY_OFF: TelemetryConfig = {
 }
 
 
+def _redis_client(settings: Settings, *, timeout_seconds: float, role: str) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    return connect(
+        settings.redis_url,
+        timeout_seconds=timeout_seconds,
+        sentinel_password=settings.redis_sentinel_password,
+        role=role,
+    )
+
+
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,16 +73,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             engine, info={SESSION_INFO_KEY: app.state.security_stamps}
         )
         app.state.reader = Reader(engine)
-        app.state.redis = (
-            connect(
-                settings.redis_url,
-                timeout_seconds=2,
-                sentinel_password=settings.redis_sentinel_password,
-                role="readiness",
-            )
-            if settings.redis_url
-            else None
-        )
+        app.state.redis = _redis_client(settings, timeout_seconds=2, role="readiness")
         logger.info(
             "startup",
             env=settings.app_env,
@@ -179,19 +182,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def _maintenance_switch(settings: Settings) -> MaintenanceSwitch:
-    redis = (
-        connect(
-            settings.redis_url,
-            timeout_seconds=1,
-            sentinel_password=settings.redis_sentinel_password,
-            role="maintenance",
-        )
-        if settings.redis_url
-        else None
-    )
     return MaintenanceSwitch(
         file=settings.maintenance_file,
-        redis=redis,
+        redis=_redis_client(settings, timeout_seconds=1, role="maintenance"),
         key_prefix=settings.redis_key_prefix,
         poll_seconds=settings.maintenance_poll_seconds,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,16 +54,17 @@ def operator_name(given: str | None) -> str:
         return "unknown"
 
 
+def _redis(settings: Settings, url: str) -> Redis:
+    return connect(
+        url, timeout_seconds=3, sentinel_password=settings.redis_sentinel_password, role="ops"
+    )
+
+
 async def _write_redis(settings: Settings, state: MaintenanceState | None) -> str | None:
     """Write the Redis copy (None: delete it); the error text when Redis is unreachable."""
     if not settings.redis_url:
         return None
-    client = connect(
-        settings.redis_url,
-        timeout_seconds=3,
-        sentinel_password=settings.redis_sentinel_password,
-        role="ops",
-    )
+    client = _redis(settings, settings.redis_url)
     try:
         await store.write_redis(client, settings.redis_key_prefix, state)
         return None
@@ -76,12 +78,7 @@ async def read_switch(settings: Settings) -> SwitchReport:
     from_file = store.read_file(settings.maintenance_file)
     if not settings.redis_url:
         return SwitchReport(file=from_file, redis=None)
-    client = connect(
-        settings.redis_url,
-        timeout_seconds=3,
-        sentinel_password=settings.redis_sentinel_password,
-        role="ops",
-    )
+    client = _redis(settings, settings.redis_url)
     try:
         return SwitchReport(
             file=from_file, redis=await store.read_redis(client, settings.redis_key_prefix)
