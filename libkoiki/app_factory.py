@@ -74,6 +74,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         )
         app.state.reader = Reader(engine)
         app.state.redis = _redis_client(settings, timeout_seconds=2, role="readiness")
+        # A replica started during maintenance obeys from its first request, not a poll later.
+        await app.state.maintenance.start()
         logger.info(
             "startup",
             env=settings.app_env,

@@ -40,6 +40,15 @@ class MaintenanceSwitch:
         self._next_check = 0.0
         self._task: asyncio.Task[None] | None = None
 
+    async def start(self) -> None:
+        """The first read, at start-up: bounded, so a hung Redis cannot hold the start back (the
+        file is read either way, and the background refresh takes over)."""
+        try:
+            async with asyncio.timeout(self.poll_seconds + 1):
+                await self.refresh()
+        except TimeoutError:
+            logger.warning("maintenance_first_read_timeout")
+
     def state(self) -> MaintenanceState | None:
         """The switch as last seen; schedules a refresh when that was over `poll_seconds` ago."""
         if time.monotonic() >= self._next_check and self._task is None:
@@ -56,6 +65,7 @@ class MaintenanceSwitch:
     async def refresh(self) -> MaintenanceState | None:
         self._next_check = time.monotonic() + self.poll_seconds
         self._read_file()
+        self.current = self._from_redis or self._from_file
         if self.redis is not None:
             try:
                 self._from_redis = await read_redis(self.redis, self.key_prefix)

@@ -216,3 +216,25 @@ def test_cli_refuses_an_unknown_action_and_changes_nothing(tmp_path: Path) -> No
     )  # fmt: skip
     assert status.returncode == 0
     assert status.stdout.startswith("maintenance: off")
+
+
+async def test_a_replica_started_during_maintenance_refuses_its_first_request(
+    edge_app: EdgeAppFactory, ops_settings: Settings, switch_file: Path, switch_off_after: None
+) -> None:
+    await maintenance_mode.switch_on(
+        ops_settings,
+        message="still restoring",
+        retry_after=30,
+        by="dave",
+        reason=None,
+        out=io.StringIO(),
+        err=io.StringIO(),
+    )
+    # A long poll interval: only the read at start-up can know the switch is on.
+    async with (
+        edge_app(maintenance_file=switch_file, maintenance_poll_seconds=30) as app,
+        client_for(app) as client,
+    ):
+        first = await client.get(TODOS)
+    assert first.status_code == 503
+    assert first.json()["detail"] == "still restoring"
