@@ -238,3 +238,29 @@ async def test_a_replica_started_during_maintenance_refuses_its_first_request(
         first = await client.get(TODOS)
     assert first.status_code == 503
     assert first.json()["detail"] == "still restoring"
+
+
+async def test_an_unreachable_redis_leaves_the_file_switch_on_and_exits_1(
+    database_url: str, switch_file: Path, switch_off_after: None
+) -> None:
+    # Port 1 on loopback: refused at once.
+    settings = base_settings(
+        database_url, redis_url="redis://127.0.0.1:1/0", maintenance_file=switch_file
+    )
+    err = io.StringIO()
+    code = await maintenance_mode.switch_on(
+        settings,
+        message="restoring",
+        retry_after=60,
+        by="erin",
+        reason=None,
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1
+    assert "Redis could not be written" in err.getvalue()
+    assert "only replicas that read" in err.getvalue()
+    report = await maintenance_mode.read_switch(settings)
+    assert report.file is not None
+    assert report.file.by == "erin"
+    assert report.redis_error is not None
