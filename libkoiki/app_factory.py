@@ -2,7 +2,8 @@
 
 Middleware, all pure ASGI, outermost first (see `_install_middleware` for why this order):
 request context (request id + access log) -> client IP -> metrics -> security headers -> CORS
--> trusted host -> header limit -> body limit -> rate limit -> unhandled-error guard -> router.
+-> maintenance -> trusted host -> header limit -> body limit -> rate limit -> unhandled-error
+guard -> router.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from redis.asyncio import Redis
 
 from libkoiki import __version__
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
@@ -31,6 +33,8 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.maintenance.middleware import MaintenanceMiddleware
+from libkoiki.maintenance.switch import MaintenanceSwitch
 from libkoiki.observability.exposition import install_metrics
 from libkoiki.observability.logging import configure_logging
 from libkoiki.observability.metrics import METRICS_PATH
@@ -52,6 +56,17 @@ TELEMETRY_OFF: TelemetryConfig = {
 }
 
 
+def _redis_client(settings: Settings, *, timeout_seconds: float, role: str) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    return connect(
+        settings.redis_url,
+        timeout_seconds=timeout_seconds,
+        sentinel_password=settings.redis_sentinel_password,
+        role=role,
+    )
+
+
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,17 +81,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             engine, info={SESSION_INFO_KEY: app.state.security_stamps}
         )
         app.state.reader = Reader(engine)
-        app.state.redis = (
-            connect(
-                settings.redis_url,
-                timeout_seconds=2,
-                sentinel_password=settings.redis_sentinel_password,
-                role="readiness",
-            )
-            if settings.redis_url
-            else None
-        )
+        app.state.redis = _redis_client(settings, timeout_seconds=2, role="readiness")
         app.state.replicas = await _start_replicas(settings, app)
+        # A replica started during maintenance obeys from its first request, not a poll later.
+        await app.state.maintenance.start()
         logger.info(
             "startup",
             env=settings.app_env,
@@ -91,6 +99,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 await app.state.replicas.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await app.state.maintenance.aclose()
             if app.state.security_stamps is not None:
                 await app.state.security_stamps.aclose()
             if app.state.rate_limiter is not None:
@@ -125,6 +134,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
        host, 413, 429, 500), so those answers carry the headers too;
     5. CORS: preflights are answered before host checks and limits (a browser's OPTIONS never
        uses up the budget) and 413/429 answers get CORS headers, so the web app can read them;
+    5b. maintenance: inside CORS (the web app can read the 503) and the client IP (the
+       operators' allow-list), before anything that counts or limits;
     6. trusted host, 7. header limit, 8. body limit, 9. rate limit: cheap refusals first; a
        request refused for its host or size is not counted;
     10. the unhandled-error guard stays innermost so a 500 still passes through all of the above.
@@ -176,6 +187,16 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             detail="TRUSTED_HOSTS is unrestricted: set the public host names to refuse forged"
             " Host headers",
         )
+    app.state.maintenance = _maintenance_switch(settings)
+    app.add_middleware(
+        MaintenanceMiddleware,
+        switch=app.state.maintenance,
+        allow_ips=settings.maintenance_allow_ips,
+        operator_token=settings.maintenance_operator_token.get_secret_value()
+        if settings.maintenance_operator_token
+        else None,
+        path_prefix=API_PREFIX,
+    )
     install_cors(app, settings.cors_origins)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age if settings.hsts_on else None
@@ -184,6 +205,15 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         install_metrics(app, settings)
     app.add_middleware(ClientIPMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RequestContextMiddleware, quiet_paths=PROBE_PATHS)
+
+
+def _maintenance_switch(settings: Settings) -> MaintenanceSwitch:
+    return MaintenanceSwitch(
+        file=settings.maintenance_file,
+        redis=_redis_client(settings, timeout_seconds=1, role="maintenance"),
+        key_prefix=settings.redis_key_prefix,
+        poll_seconds=settings.maintenance_poll_seconds,
+    )
 
 
 def create_app(

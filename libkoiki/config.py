@@ -247,9 +247,31 @@ class Settings(BaseSettings):
     first_superuser_password: SecretStr | None = None
     backup_dir: Path = Path("./backups")
     backup_retention_days: int = Field(default=30, ge=1)
+    # Point-in-time recovery: base backups (pg_basebackup) and the WAL PostgreSQL archives.
+    wal_archive_dir: Path = Path("./backups/wal")
+    base_backup_dir: Path = Path("./backups/base")
+    base_backup_keep: int = Field(default=2, ge=1)
+
+    # --- maintenance mode (ops maintenance on|off) ---
+    # The switch lives in Redis (every replica sees it) and in this file (the embedded default,
+    # nginx's fallback page, and a Redis that is itself being repaired); either one turns it on.
+    maintenance_file: Path = Path("./var/maintenance.json")
+    maintenance_poll_seconds: float = Field(default=1.0, ge=0.1, le=30)
+    # Operators pass during maintenance: clients in these networks (as resolved behind
+    # TRUSTED_PROXIES) or requests with `X-Maintenance-Token: <token>` (>= 24 characters).
+    maintenance_allow_ips: StrList = Field(default_factory=list)
+    maintenance_operator_token: SecretStr | None = None
+    # `ops smoke`: a pre-made, verified account to use instead of registering a throwaway one.
+    smoke_email: str | None = None
+    smoke_password: SecretStr | None = None
 
     @field_validator(
-        "cors_origins", "trusted_proxies", "trusted_hosts", "metrics_allow_ips", mode="before"
+        "cors_origins",
+        "trusted_proxies",
+        "trusted_hosts",
+        "metrics_allow_ips",
+        "maintenance_allow_ips",
+        mode="before",
     )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
@@ -281,7 +303,7 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_READ_URL must be a PostgreSQL URL (read replicas)")
         return url
 
-    @field_validator("trusted_proxies", "metrics_allow_ips")
+    @field_validator("trusted_proxies", "metrics_allow_ips", "maintenance_allow_ips")
     @classmethod
     def _valid_networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for network in value:
@@ -292,15 +314,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name}: {network!r} is not an IP network") from exc
         return value
 
-    @field_validator("metrics_bearer_token")
+    @field_validator("metrics_bearer_token", "maintenance_operator_token")
     @classmethod
-    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+    def _strong_metrics_token(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
         if len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
-            raise ValueError(
-                f"METRICS_BEARER_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters"
-            )
+            name = (info.field_name or "").upper()
+            raise ValueError(f"{name} must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
         return value
 
     @field_validator("redis_url")

@@ -173,6 +173,13 @@ async def readiness(request: Request) -> JSONResponse:
         _timed("redis", lambda: _redis(request), timeout),
     )
     checks = {"database": database, "redis": redis}
+    switch = getattr(request.app.state, "maintenance", None)
+    if switch is not None:
+        # On: load balancers stop sending traffic, and the body says why, so nobody debugs the
+        # database. Always reported, so the readiness gauge goes back to 1 when it ends. The
+        # per-process copy (at most MAINTENANCE_POLL_SECONDS old): a hung Redis costs nothing.
+        state = switch.state()
+        checks["maintenance"] = "ok" if state is None else f"on: {state.message}"
     checks["migrations"] = (
         await _timed("migrations", lambda: _migrations(engine), timeout)
         if database == "ok"

@@ -83,11 +83,29 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     target = _pg_target(settings)
+    if args.base:
+        return _base_backup(settings, target)
     retention = args.retention_days or settings.backup_retention_days
     try:
         result = backup.run_backup(target, _backup_dir(args, settings), retention_days=retention)
     except backup.BackupError as exc:
         raise CommandError(f"backup: {exc}") from exc
+    print(result.path)
+    return 0
+
+
+def _base_backup(settings: Settings, target: PgTarget) -> int:
+    from ops import backup, base_backup
+
+    try:
+        result = base_backup.run_base_backup(
+            target,
+            settings.base_backup_dir,
+            settings.wal_archive_dir,
+            keep=settings.base_backup_keep,
+        )
+    except backup.BackupError as exc:
+        raise CommandError(f"backup --base: {exc}") from exc
     print(result.path)
     return 0
 
@@ -121,6 +139,12 @@ def cmd_prune_backups(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from ops import backup, restore
 
+    if args.to_time is not None or args.to_latest:
+        return _point_in_time(args)
+    if args.backup is None:
+        raise CommandError(
+            "restore: name a backup file, or give --to-time / --to-latest", EXIT_USAGE
+        )
     settings = load_settings()
     target = _pg_target(settings)
     try:
@@ -137,6 +161,33 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except restore.ConfirmationRequired as exc:
         raise CommandError(f"restore: {exc}", EXIT_USAGE) from exc
     except (restore.RestoreError, backup.BackupError) as exc:
+        raise CommandError(f"restore: {exc}") from exc
+    return 0
+
+
+def _point_in_time(args: argparse.Namespace) -> int:
+    from ops import pitr
+
+    if args.backup is not None:
+        raise CommandError(
+            "restore: --to-time/--to-latest use the base backups, not a dump file", EXIT_USAGE
+        )
+    if args.to_time is not None and args.to_latest:
+        raise CommandError("restore: --to-time or --to-latest, not both", EXIT_USAGE)
+    if args.data_dir is None:
+        raise CommandError(
+            "restore: --data-dir is required: the new PostgreSQL data directory", EXIT_USAGE
+        )
+    settings = load_settings()
+    try:
+        when = None if args.to_latest else pitr.parse_target_time(args.to_time)
+        plan = pitr.plan_recovery(
+            settings.base_backup_dir, settings.wal_archive_dir, Path(args.data_dir), when
+        )
+        pitr.build_data_directory(plan, confirm=args.confirm, owner=args.owner)
+    except pitr.RecoveryUsageError as exc:
+        raise CommandError(f"restore: {exc}", EXIT_USAGE) from exc
+    except (pitr.RecoveryError, OSError) as exc:
         raise CommandError(f"restore: {exc}") from exc
     return 0
 
@@ -215,6 +266,77 @@ def cmd_purge_auth_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from ops import maintenance_mode
+
+    settings = load_settings()
+    try:
+        if args.action == "on":
+            return asyncio.run(
+                maintenance_mode.switch_on(
+                    settings,
+                    message=args.message,
+                    retry_after=args.retry_after,
+                    by=args.by,
+                    reason=args.reason,
+                )
+            )
+        if args.action == "off":
+            return asyncio.run(
+                maintenance_mode.switch_off(settings, by=args.by, reason=args.reason)
+            )
+        report = asyncio.run(maintenance_mode.read_switch(settings))
+    except maintenance_mode.MaintenanceError as exc:
+        raise CommandError(f"maintenance: {exc}") from exc
+    maintenance_mode.render_status(report, settings, sys.stdout)
+    return 0
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from ops import smoke
+
+    settings = load_settings()
+    token = settings.maintenance_operator_token
+    password = settings.smoke_password
+    options = smoke.SmokeOptions(
+        base_url=args.base_url,
+        edge_url=args.edge_url,
+        email=settings.smoke_email,
+        password=password.get_secret_value() if password else None,
+        operator_token=token.get_secret_value() if token else None,
+        email_domain=args.email_domain,
+    )
+    results = smoke.run_smoke(options)
+    smoke.render(results, smoke.step_count(options), sys.stdout)
+    return 0 if smoke.passed(results, options) else EXIT_FAILED
+
+
+def _add_maintenance(sub: argparse.ArgumentParser) -> None:
+    actions = sub.add_subparsers(dest="action", required=True, metavar="on|off|status")
+    on = actions.add_parser("on", help="turn maintenance on: the API answers 503 maintenance")
+    on.add_argument("--message", help="shown to clients (default: a generic notice)")
+    on.add_argument(
+        "--retry-after",
+        type=_seconds,
+        help="seconds clients are told to wait (Retry-After; default 300)",
+    )
+    off = actions.add_parser("off", help="turn maintenance off")
+    for action in (on, off):
+        action.add_argument("--by", help="who (default: KOIKI_OPERATOR or the login name)")
+        action.add_argument("--reason", help="why, for the audit trail")
+    actions.add_parser("status", help="show the switch, in Redis and in MAINTENANCE_FILE")
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops",
@@ -268,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup_dir_option(sub)
     retention_option(sub)
+    sub.add_argument(
+        "--base",
+        action="store_true",
+        help="a base backup for point-in-time recovery (pg_basebackup into BASE_BACKUP_DIR), "
+        "then keep the newest BASE_BACKUP_KEEP and the archived WAL they need",
+    )
 
     sub = add("list-backups", cmd_list_backups, "List the backups in BACKUP_DIR, oldest first.")
     backup_dir_option(sub)
@@ -286,7 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_restore,
         "Restore a backup into an empty or new database after verifying its checksum.",
     )
-    sub.add_argument("backup", help="backup file name in BACKUP_DIR, or a path")
+    sub.add_argument("backup", nargs="?", help="backup file name in BACKUP_DIR, or a path")
+    sub.add_argument(
+        "--to-time",
+        metavar="TIME",
+        help='point-in-time recovery to TIME, with an offset ("2026-12-01 10:15:00+09"): a new '
+        "data directory from the newest base backup before TIME plus the archived WAL",
+    )
+    sub.add_argument(
+        "--to-latest", action="store_true", help="point-in-time recovery to the last archived WAL"
+    )
+    sub.add_argument("--data-dir", help="with --to-time/--to-latest: the new data directory")
+    sub.add_argument(
+        "--owner",
+        help="with --to-time/--to-latest: give the directory to this user (the server's, when "
+        "running as root)",
+    )
     sub.add_argument(
         "--target-db",
         help="database to restore into; created when absent (default: DATABASE_URL's)",
@@ -294,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--confirm",
         metavar="DBNAME",
-        help="required: the target database's name, to confirm the restore",
+        help="required: the target database's name, to confirm the restore (point-in-time: "
+        "the non-empty data directory to replace; it is moved aside)",
     )
     sub.add_argument(
         "--skip-checksum",
@@ -323,6 +467,31 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_purge_auth_state,
         "Delete expired sessions, refresh and reset tokens, revocations and login attempts "
         "(safe at any time; run it daily from cron or a scheduled job).",
+    )
+
+    sub = add(
+        "maintenance",
+        cmd_maintenance,
+        "Maintenance mode: on [--message TEXT] [--retry-after SECONDS] | off | status. Every "
+        "replica obeys within about a second; operators pass (MAINTENANCE_ALLOW_IPS, "
+        "X-Maintenance-Token).",
+    )
+    _add_maintenance(sub)
+
+    sub = add(
+        "smoke",
+        cmd_smoke,
+        "Run a user's journey against a deployment (health, account, login, todos, refresh, "
+        "logout, docs) and print a table of timed steps; exit 0 only if every step passes.",
+    )
+    sub.add_argument("base_url", metavar="BASE_URL", help="e.g. http://127.0.0.1:8000")
+    sub.add_argument(
+        "--edge-url", help="the public URL through nginx: /metrics must not be served there"
+    )
+    sub.add_argument(
+        "--email-domain",
+        default="example.com",
+        help="domain of the throwaway account (default example.com; SMOKE_EMAIL skips it)",
     )
 
     sub = add(

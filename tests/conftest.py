@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -116,6 +117,8 @@ def base_settings(database_url: str, /, **overrides: Any) -> Settings:
         "jwt_secret": TEST_JWT_SECRET,
         "log_level": "INFO",
         "log_format": "json",
+        # Never the developer's var/maintenance.json: a switch left on would fail every test.
+        "maintenance_file": Path(tempfile.gettempdir()) / f"koiki-test-{RUN_ID}-maintenance.json",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

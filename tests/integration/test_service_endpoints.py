@@ -42,7 +42,12 @@ async def test_ready_checks_every_dependency(client: httpx.AsyncClient, settings
     expected_redis = "ok" if settings.redis_url else "disabled"
     assert response.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "redis": expected_redis, "migrations": "ok"},
+        "checks": {
+            "database": "ok",
+            "redis": expected_redis,
+            "migrations": "ok",
+            "maintenance": "ok",
+        },
     }
 
 

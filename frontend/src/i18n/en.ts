@@ -276,6 +276,7 @@ export const en: Messages = {
     payload_too_large: 'The input is too large.',
     session_expired: 'Your session has expired. Please log in again.',
     service_unavailable: 'The service is unreachable. Please try again in a moment.',
+    maintenance: 'The service is under maintenance. Please try again in {retry}.',
     csrf_failed: 'The security check failed. Please reload the page.',
     validation_error: 'Please check the highlighted fields.',
     network: 'Network error. Check your connection.',

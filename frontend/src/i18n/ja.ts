@@ -276,6 +276,7 @@ export const ja = {
     payload_too_large: '入力内容が大きすぎます。',
     session_expired: 'セッションの有効期限が切れました。もう一度ログインしてください。',
     service_unavailable: 'サービスに接続できません。しばらくしてから再度お試しください。',
+    maintenance: 'ただいまメンテナンス中です。{retry}に再度お試しください。',
     csrf_failed: 'セキュリティ確認に失敗しました。ページを再読み込みしてください。',
     validation_error: '入力内容を確認してください。',
     network: 'ネットワークに接続できません。接続を確認してください。',

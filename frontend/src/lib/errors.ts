@@ -161,6 +161,8 @@ export function errorMessage(error: ApiError, m: Messages): string {
   const retry = formatRetry(error.retryAfter ?? 60, m)
   if (code === 'login_locked') return format(m.errors.login_locked, { retry })
   if (error.status === 429) return format(m.errors.rate_limited, { retry })
+  // `ops maintenance on` (or nginx with every replica down): say so, and when to come back.
+  if (code === 'maintenance') return format(m.errors.maintenance, { retry })
   const known: Record<string, string> = {
     invalid_credentials: m.errors.invalid_credentials,
     email_taken: m.errors.email_taken,

@@ -84,6 +84,14 @@ describe('mapApiError', () => {
     expect(mapApiError(error, ja).form).toBe('リクエストが多すぎます。42秒後に再度お試しください。')
   })
 
+  it('says the service is under maintenance, and for how long', () => {
+    const error = new ApiError(503, { detail: 'Restoring', code: 'maintenance' }, 900)
+    expect(mapApiError(error, en).form).toBe(
+      'The service is under maintenance. Please try again in about 15 minutes.',
+    )
+    expect(mapApiError(error, ja).form).toBe('ただいまメンテナンス中です。約15分後に再度お試しください。')
+  })
+
   it('rounds a long lockout up to minutes', () => {
     const error = new ApiError(429, { detail: 'Locked', code: 'login_locked' }, 900)
     expect(mapApiError(error, en).form).toBe('Too many sign-in attempts. Please try again in about 15 minutes.')
