@@ -122,8 +122,18 @@ api_env=(
   SMTP_PORT="$SMTP_PORT"
   SMTP_TLS=false
   LOG_LEVEL=WARNING
+  MAINTENANCE_FILE="$WORK/maintenance.json"
 )
 cd "$ROOT"
+# maintenance.spec.ts switches maintenance mode the way an operator does: `ops maintenance on|off`
+# with the e2e API's own settings (its Redis key prefix and MAINTENANCE_FILE).
+export E2E_OPS="$WORK/ops"
+{
+  printf '#!/usr/bin/env bash\ncd %q || exit 1\nexec env' "$ROOT"
+  printf ' %q' "${api_env[@]}"
+  printf ' .venv/bin/python -m ops "$@"\n'
+} >"$E2E_OPS"
+chmod +x "$E2E_OPS"
 # A real SMTP server on loopback that prints every message: the reset e2e reads its link there.
 PYTHONUNBUFFERED=1 .venv/bin/aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" >"$E2E_MAIL_LOG" 2>&1 &
 PIDS+=($!)

@@ -302,4 +302,11 @@ export const en: Messages = {
     number: 'Enter a number.',
     invalid: 'Invalid value ({detail}).',
   },
+  maintenance: {
+    title: 'Under maintenance',
+    body: 'The service is paused for maintenance. We apologise for the inconvenience.',
+    operatorMessage: 'Message from the operators',
+    retryIn: 'Please try again in {retry}.',
+    retry: 'Reload',
+  },
 }

@@ -302,6 +302,13 @@ export const ja = {
     number: '数値を入力してください。',
     invalid: '入力内容が正しくありません（{detail}）。',
   },
+  maintenance: {
+    title: 'メンテナンス中です',
+    body: 'ただいまサービスを一時停止しています。ご不便をおかけして申し訳ありません。',
+    operatorMessage: '運営者からのお知らせ',
+    retryIn: '{retry}に再度お試しください。',
+    retry: '再読み込み',
+  },
 }
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : Widen<T[K]> }

@@ -1,6 +1,7 @@
 'use client'
 
 import { ApiError, NetworkError, parseRetryAfter, type ApiErrorBody } from '@/lib/errors'
+import { maintenanceFrom } from '@/lib/maintenance'
 import { loginPath } from '@/lib/redirect'
 
 const CSRF_COOKIE = /(?:^|;\s*)(?:__Host-)?koiki_csrf=([^;]+)/
@@ -55,6 +56,16 @@ export function goToLogin(expired: boolean): void {
   hardNavigate(loginPath(`${window.location.pathname}${window.location.search}`, expired))
 }
 
+let onMaintenance: (() => void) | null = null
+
+/**
+ * What a call that meets `ops maintenance` does besides throwing: the app shell sets this to show
+ * the maintenance page; elsewhere (the sign-in forms) the form shows the message in place.
+ */
+export function setMaintenanceHandler(handler: (() => void) | null): void {
+  onMaintenance = handler
+}
+
 /**
  * Call a Next.js route handler (`/api/...`). Mutating calls carry the CSRF header; an
  * ended session sends the browser to the login page and back here after signing in.
@@ -86,6 +97,7 @@ export async function request<T>(url: string, options: Options = {}): Promise<T>
   if (response.status === 401 && error.code === 'session_expired' && !options.keep401) {
     goToLogin(true)
   }
+  if (onMaintenance && maintenanceFrom(response.status, body, null)) onMaintenance()
   throw error
 }
 

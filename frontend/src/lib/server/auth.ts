@@ -2,6 +2,7 @@ import { cache } from 'react'
 import { cookies, headers } from 'next/headers'
 import { redirect } from 'next/navigation'
 import type { UserMe } from '@/lib/api/types'
+import { maintenanceFrom, UnderMaintenance } from '@/lib/maintenance'
 import { loginPath } from '@/lib/redirect'
 import { callApi } from './api'
 import { PATH_HEADER } from './auth-header'
@@ -10,7 +11,8 @@ import { cookieNames } from './cookies'
 /**
  * The signed-in user according to the API (GET /auth/me), or null. Pages are protected by
  * this answer, never by the mere presence or shape of a cookie. The proxy has already
- * refreshed an expired access token before the page renders.
+ * refreshed an expired access token before the page renders. Throws UnderMaintenance while
+ * `ops maintenance` is on: every signed-in page asks this first, so it is the one place to notice.
  */
 export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
   const jar = await cookies()
@@ -18,6 +20,10 @@ export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
   if (!token) return null
   const response = await callApi('/auth/me', { token, from: { headers: await headers() } })
   if (response.status === 401 || response.status === 403) return null
+  if (response.status === 503) {
+    const notice = maintenanceFrom(503, await response.json().catch(() => null), response.headers.get('retry-after'))
+    if (notice) throw new UnderMaintenance(notice)
+  }
   if (!response.ok) throw new Error(`GET /auth/me failed with ${response.status}`)
   return (await response.json()) as UserMe
 })

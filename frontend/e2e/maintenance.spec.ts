@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process'
+import { expect } from '@playwright/test'
+import { API_URL, hydrated, login, registerViaApi, screenshot, test, uniqueEmail, useEnglish, visitorIp } from './helpers'
+
+// `ops maintenance on|off` run exactly as an operator would, with the e2e API's settings:
+// .ci/frontend.sh writes that command to E2E_OPS.
+const OPS = process.env.E2E_OPS ?? ''
+const MESSAGE = 'データベースを復旧しています / Restoring the database until 10:30 JST'
+
+function ops(...args: string[]): string {
+  return execFileSync(OPS, ['maintenance', ...args], { encoding: 'utf8' })
+}
+
+/** The API polls the switch about once a second: wait until it answers the way we expect. */
+async function apiMaintenance(on: boolean): Promise<void> {
+  await expect(async () => {
+    const response = await fetch(`${API_URL}/api/v1/todos`, { headers: { 'X-Forwarded-For': visitorIp() } })
+    const body = (await response.json()) as { code?: string }
+    expect(body.code === 'maintenance').toBe(on)
+  }).toPass({ timeout: 15_000 })
+}
+
+test.describe('maintenance mode', () => {
+  test.skip(!OPS, 'needs E2E_OPS, the ops command bound to the e2e API (set by .ci/frontend.sh)')
+  test.afterEach(() => {
+    if (OPS) ops('off', '--reason', 'e2e cleanup')
+  })
+
+  test('a maintenance page in English and Japanese instead of errors, then the app again', async ({ page, context }) => {
+    const email = uniqueEmail('maintenance')
+    const password = 'Koiki-maintenance-pass-1'
+    await registerViaApi(email, password)
+    await useEnglish(context)
+    await login(page, email, password)
+
+    // A client-side action that meets maintenance leads to the maintenance page, not a toast.
+    expect(ops('on', '--message', MESSAGE, '--retry-after', '300', '--reason', 'e2e')).toContain('maintenance: on')
+    await apiMaintenance(true)
+    await page.getByLabel('Title').fill('Written during maintenance')
+    await page.getByRole('button', { name: 'Add', exact: true }).click()
+    const notice = page.getByTestId('maintenance')
+    await expect(notice.getByRole('heading', { name: 'Under maintenance', level: 1 })).toBeVisible()
+    await expect(page.getByTestId('maintenance-message')).toHaveText(MESSAGE)
+    await expect(page.getByTestId('maintenance-retry')).toHaveText('Please try again in about 5 minutes.')
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en')
+    await expect(page).toHaveURL(/\/todos/)
+
+    // Loaded by the server, in Japanese.
+    await context.addCookies([{ name: 'koiki_locale', value: 'ja', url: page.url() }])
+    await page.goto('/todos')
+    await hydrated(page)
+    await expect(notice.getByRole('heading', { name: 'メンテナンス中です', level: 1 })).toBeVisible()
+    await expect(page.getByTestId('maintenance-message')).toHaveText(MESSAGE)
+    await expect(page.getByTestId('maintenance-retry')).toHaveText('約5分後に再度お試しください。')
+    await expect(page.locator('html')).toHaveAttribute('lang', 'ja')
+    await screenshot(page, 'maintenance-ja')
+
+    // The language switch works on the maintenance page too.
+    await page.getByLabel('表示言語').selectOption('en')
+    await expect(notice.getByRole('heading', { name: 'Under maintenance', level: 1 })).toBeVisible()
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en')
+    await screenshot(page, 'maintenance-en')
+
+    // Maintenance off: the retry link brings the signed-in page back, session intact.
+    expect(ops('off', '--reason', 'e2e')).toContain('maintenance: off')
+    await apiMaintenance(false)
+    await page.getByRole('link', { name: 'Reload' }).click()
+    await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible()
+    await expect(page.getByTestId('maintenance')).toHaveCount(0)
+    await expect(page.getByText('Loading…')).toHaveCount(0)
+    await expect(page.getByTestId('todo-item')).toHaveCount(0)
+  })
+})
