@@ -10,6 +10,8 @@ import {
 } from '@/lib/server/cookies'
 import { PATH_HEADER } from '@/lib/server/auth-header'
 import { contentSecurityPolicy, newNonce } from '@/lib/server/csp'
+import { MAINTENANCE_HEADER, noticeHeader } from '@/lib/server/maintenance-header'
+import { maintenanceNow } from '@/lib/server/maintenance-probe'
 import { refreshSession } from '@/lib/server/session'
 
 /**
@@ -50,8 +52,18 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
       .map(({ name, value }) => `${name}=${value}`)
       .join('; '),
   )
-  const response = NextResponse.next({ request: { headers } })
+  headers.delete(MAINTENANCE_HEADER)
+  // `ops maintenance on`: every page is the maintenance page, with the status and Retry-After
+  // a crawler or monitor understands (the browser keeps its URL; the page's link retries it).
+  const notice = await maintenanceNow()
+  if (notice) headers.set(MAINTENANCE_HEADER, noticeHeader(notice))
+  // The status is the proxy's; the root layout renders the maintenance page in place of the route.
+  const response = NextResponse.next(notice ? { status: 503, request: { headers } } : { request: { headers } })
   response.headers.set('Content-Security-Policy', policy)
+  if (notice) {
+    response.headers.set('Retry-After', String(notice.retryAfter ?? 60))
+    response.headers.set('Cache-Control', 'no-store')
+  }
   if (renewed) setSessionCookies(response.cookies, renewed)
   if (refused) clearSessionCookies(response.cookies)
   if (!request.cookies.get(cookieNames.csrf)) setCsrfCookie(response.cookies, newCsrfToken())

@@ -6,8 +6,8 @@ import { LanguageSwitch } from './LanguageSwitch'
 import { MaintenanceWatch } from './MaintenanceWatch'
 
 /**
- * Shown instead of a signed-in page while `ops maintenance` is on. The header of the app needs
- * the user, whom the API cannot name right now, so this uses the sign-in pages' frame.
+ * Shown instead of any page while `ops maintenance` is on (root layout, (app) layout). The app's
+ * header needs the user, whom the API cannot name right now, so this uses the sign-in frame.
  */
 export function MaintenancePage({ notice, m, here }: { notice: Maintenance; m: Messages; here: string }) {
   return (

@@ -19,8 +19,8 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
     user = await requireUser()
   } catch (error) {
     if (!(error instanceof UnderMaintenance)) throw error
-    // In place of the page. Its status stays 200: an App Router render cannot set one (only
-    // notFound/redirect can), and the proxy would need an API call per page to know in advance.
+    // The proxy had not seen the switch yet (it looks about once a second): the page in place,
+    // with status 200, as a render cannot set one.
     const here = (await headers()).get(PATH_HEADER) ?? '/todos'
     return <MaintenancePage notice={error.notice} m={m} here={here} />
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { maintenanceFrom } from '@/lib/maintenance'
+import { noticeHeader, readNoticeHeader } from '@/lib/server/maintenance-header'
 
 const body = (detail: unknown, code = 'maintenance') => ({ detail, code, request_id: 'req-1' })
 
@@ -26,5 +27,20 @@ describe('maintenanceFrom', () => {
     expect(maintenanceFrom(429, body('slow down'), '60')).toBeNull()
     expect(maintenanceFrom(503, null, '60')).toBeNull()
     expect(maintenanceFrom(503, 'maintenance', '60')).toBeNull()
+  })
+})
+
+describe('the notice the proxy hands to the maintenance page', () => {
+  it("survives the header round trip, the operator's Japanese included", () => {
+    const notice = { message: 'データベース復旧中 / restoring', retryAfter: 300 }
+    const value = noticeHeader(notice)
+    expect(value).toMatch(/^[\x20-\x7e]+$/)
+    expect(readNoticeHeader(value)).toEqual(notice)
+  })
+
+  it('shows nothing for a missing or malformed header', () => {
+    expect(readNoticeHeader(null)).toBeNull()
+    expect(readNoticeHeader('%E0%A4%A')).toBeNull()
+    expect(readNoticeHeader(encodeURIComponent('{"retryAfter": 5}'))).toBeNull()
   })
 })
