@@ -16,7 +16,7 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await expect(page.getByText('有効なメールアドレスを入力してください。')).toBeVisible()
   await screenshot(page, 'login-ja')
 
-  await page.getByLabel('表示言語').selectOption('en')
+  await page.getByRole('group', { name: '表示言語' }).getByRole('button', { name: 'English' }).click()
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'en')
   await page.reload()
@@ -28,7 +28,7 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await page.getByRole('button', { name: 'Log in' }).click()
   await expect(page.getByRole('heading', { name: 'Tasks', level: 1 })).toBeVisible()
 
-  await page.getByLabel('Language').selectOption('ja')
+  await page.getByRole('group', { name: 'Language' }).getByRole('button', { name: '日本語' }).click()
   await expect(page.getByRole('heading', { name: 'タスク', level: 1 })).toBeVisible()
   await expect(page.getByRole('navigation', { name: 'メインメニュー' }).getByRole('link', { name: 'プロフィール' })).toBeVisible()
   await page.getByLabel('タイトル').fill('日本語のタスク')

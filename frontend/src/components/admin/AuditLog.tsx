@@ -4,6 +4,7 @@ import { useCallback, useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { Pagination } from '@/components/Pagination'
+import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
@@ -67,7 +68,7 @@ export function AuditLog() {
       }),
     [skip, filters],
   )
-  const { data: page, problem } = useLoader(fetchEvents)
+  const { data: page, problem, reload } = useLoader(fetchEvents)
 
   function apply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -159,7 +160,7 @@ export function AuditLog() {
         {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noEvents}</p> : null}
         {page && page.items.length > 0 ? (
-          <div className="table-wrap">
+          <ScrollRegion label={m.admin.auditTable}>
             <table className="table">
               <thead>
                 <tr>
@@ -201,9 +202,19 @@ export function AuditLog() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         ) : null}
-        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+        {page ? (
+          <Pagination
+            skip={page.skip}
+            limit={LIMIT}
+            total={page.total}
+            onChange={(next) => {
+              setSkip(next)
+              reload()
+            }}
+          />
+        ) : null}
       </section>
     </div>
   )

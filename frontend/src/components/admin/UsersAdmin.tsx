@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useId, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { Pagination } from '@/components/Pagination'
+import { ScrollRegion } from '@/components/ScrollRegion'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
@@ -70,10 +71,10 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { email_verified: true } })
-      showToast(format(m.admin.markedVerified, { email: user.email }))
+      showToast((t) => format(t.admin.markedVerified, { email: user.email }))
       reload()
     } catch (error) {
-      showToast(error instanceof ApiError ? errorMessage(error, m) : m.errors.network)
+      showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       setBusyId(null)
     }
@@ -138,7 +139,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noUsers}</p> : null}
         {page && page.items.length > 0 ? (
-          <div className="table-wrap">
+          <ScrollRegion label={m.admin.usersTable}>
             <table className="table">
               <thead>
                 <tr>
@@ -228,9 +229,19 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         ) : null}
-        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+        {page ? (
+          <Pagination
+            skip={page.skip}
+            limit={LIMIT}
+            total={page.total}
+            onChange={(next) => {
+              setSkip(next)
+              reload()
+            }}
+          />
+        ) : null}
       </section>
       <NewUserDialog
         key={newUserForm}
