@@ -226,6 +226,8 @@ export const en: Messages = {
       'auth.refresh_reuse': 'Refresh token reuse',
       'auth.password_change': 'Password change',
       'auth.password_reset': 'Password reset',
+      'auth.register_taken': 'Registration with a taken address',
+      'auth.email_verification': 'Email verification',
       'auth.session_revoke': 'Session ended',
       'auth.revoke_all': 'All sessions ended',
       'user.create': 'User created',

@@ -225,6 +225,8 @@ export const ja = {
       'auth.refresh_reuse': 'リフレッシュトークンの再利用',
       'auth.password_change': 'パスワード変更',
       'auth.password_reset': 'パスワード再設定',
+      'auth.register_taken': '登録済みアドレスでの登録',
+      'auth.email_verification': 'メールアドレスの確認',
       'auth.session_revoke': 'セッション終了',
       'auth.revoke_all': '全セッション終了',
       'user.create': 'ユーザー作成',
