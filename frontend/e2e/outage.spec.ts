@@ -1,5 +1,16 @@
 import { expect } from '@playwright/test'
-import { BASE_URL, addTodos, formError, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
+import {
+  BASE_URL,
+  addTodos,
+  formError,
+  hydrated,
+  login,
+  registerViaApi,
+  sessionCookies,
+  test,
+  uniqueEmail,
+  useEnglish,
+} from './helpers'
 
 // The screen tells the truth when the API cannot be reached: what failed is not shown as done.
 
@@ -71,4 +82,45 @@ test('a page that cannot load its data says so inside the app, with a retry', as
   await expect(outage.getByRole('button', { name: 'Try again' })).toBeEnabled()
   await expect(page).toHaveURL(`${DOWN_BASE_URL}/profile`)
   await expect(page.getByRole('heading', { name: 'Something went wrong' })).toHaveCount(0)
+})
+
+test('a task being written survives its session expiring, and leaves with a log-out', async ({ page, context }) => {
+  const email = uniqueEmail('draft')
+  const password = 'Koiki-outage-pass-3'
+  await registerViaApi(email, password)
+  await useEnglish(context)
+  await login(page, email, password)
+  await page.getByLabel('Title').fill('Send the signed contract')
+  await page.getByLabel('Description').fill('Two copies, one for legal')
+  await page.getByLabel('Due date').fill('2031-03-14')
+
+  // The session ends while the user writes: Add sends them to log in...
+  const cookies = await sessionCookies(context)
+  await context.clearCookies({ name: cookies.access?.name })
+  await context.clearCookies({ name: cookies.refresh?.name })
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
+  await expect(page).toHaveURL(/\/login\?next=%2Ftodos&reason=expired/)
+  await hydrated(page)
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+
+  // ...and the draft is back where they left it.
+  await expect(page).toHaveURL(/\/todos/)
+  await hydrated(page)
+  await expect(page.getByLabel('Title')).toHaveValue('Send the signed contract')
+  await expect(page.getByLabel('Description')).toHaveValue('Two copies, one for legal')
+  await expect(page.getByLabel('Due date')).toHaveValue('2031-03-14')
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
+  await expect(page.getByTestId('todo-item').filter({ hasText: 'Send the signed contract' })).toBeVisible()
+  await page.reload()
+  await hydrated(page)
+  await expect(page.getByLabel('Title')).toHaveValue('')
+
+  // A deliberate log-out takes an unsent draft with it.
+  await page.getByLabel('Title').fill('Private note')
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await expect(page).toHaveURL(/\/login\?reason=logged_out/)
+  await login(page, email, password)
+  await expect(page.getByLabel('Title')).toHaveValue('')
 })

@@ -7,6 +7,7 @@ import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { hardNavigate, request } from '@/lib/client/bff'
 import { LanguageSwitch } from './LanguageSwitch'
+import { clearDraft } from './todos/draft'
 import { can, useUserIfKnown } from './UserContext'
 
 export function AppHeader() {
@@ -24,6 +25,8 @@ export function AppHeader() {
 
   async function logout() {
     setLeaving(true)
+    // Logging out on purpose ends the draft too: the next person at this tab must not find it.
+    clearDraft()
     try {
       await request('/api/auth/logout', { method: 'POST', keep401: true })
     } finally {
