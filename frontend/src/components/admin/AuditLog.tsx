@@ -161,7 +161,7 @@ export function AuditLog() {
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noEvents}</p> : null}
         {page && page.items.length > 0 ? (
           <ScrollRegion label={m.admin.auditTable}>
-            <table className="table">
+            <table className="table table-stack">
               <thead>
                 <tr>
                   <th scope="col">{m.admin.time}</th>
@@ -179,25 +179,25 @@ export function AuditLog() {
               <tbody>
                 {page.items.map((event) => (
                   <tr key={event.id} data-testid="audit-row">
-                    <td className="muted nowrap">
+                    <td data-label={m.admin.time} className="muted nowrap">
                       {formatDateTime(event.occurred_at, locale)}
                     </td>
-                    <td>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
-                    <td>
+                    <td data-label={m.admin.actor}>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
+                    <td data-label={m.admin.action}>
                       {actionName(event.action)}
                       <div className="mono muted">{event.action}</div>
                     </td>
-                    <td>
+                    <td data-label={m.admin.outcome}>
                       <span className={`badge ${event.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
                         {event.outcome === 'success' ? m.admin.success : m.admin.failure}
                       </span>
                     </td>
-                    <td className="hide-sm muted">
+                    <td data-label={m.admin.target} className="hide-sm muted">
                       {event.target_type
                         ? `${m.admin.targetTypes[event.target_type] ?? event.target_type}${event.target_id ? ` #${event.target_id}` : ''}`
                         : '—'}
                     </td>
-                    <td className="hide-sm mono muted">{event.ip ?? '—'}</td>
+                    <td data-label={m.admin.ip} className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>
                 ))}
               </tbody>

@@ -140,7 +140,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noUsers}</p> : null}
         {page && page.items.length > 0 ? (
           <ScrollRegion label={m.admin.usersTable}>
-            <table className="table">
+            <table className="table table-stack">
               <thead>
                 <tr>
                   <th scope="col">{m.admin.email}</th>
@@ -158,21 +158,21 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
               <tbody>
                 {page.items.map((user) => (
                   <tr key={user.id} data-testid="user-row">
-                    <td>
+                    <td data-label={m.admin.email}>
                       {user.email}{' '}
                       {user.id === me.id ? <span className="badge">{m.admin.you}</span> : null}{' '}
                       {user.is_superuser ? <span className="badge badge-accent">{m.admin.superuser}</span> : null}
                     </td>
-                    <td className="hide-sm" translate="no">
+                    <td data-label={m.admin.name} className="hide-sm" translate="no">
                       {user.full_name ?? <span className="muted">—</span>}
                     </td>
-                    <td>
+                    <td data-label={m.admin.status}>
                       <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
                         {user.is_active ? m.admin.active : m.admin.inactive}
                       </span>
                       {user.email_verified_at ? null : <span className="badge badge-spaced">{m.admin.unverified}</span>}
                     </td>
-                    <td>
+                    <td data-label={m.admin.roles}>
                       {user.roles.length > 0 ? (
                         user.roles.map((role) => (
                           <span key={role} className="badge badge-spaced" data-role={role}>
@@ -183,9 +183,9 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                         <span className="muted">—</span>
                       )}
                     </td>
-                    <td className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
+                    <td data-label={m.admin.created} className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
                     {canWrite ? (
-                      <td>
+                      <td data-label={m.admin.actions}>
                         <div className="todo-actions">
                           {user.id !== me.id ? (
                             <button
