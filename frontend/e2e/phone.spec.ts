@@ -1,5 +1,5 @@
 import { expect, type Locator, type Page } from '@playwright/test'
-import { ADMIN_EMAIL, ADMIN_PASSWORD, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
+import { ADMIN_EMAIL, ADMIN_PASSWORD, addTodos, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
 
 // At 390 px (a phone) tables become stacked rows: every cell and every action stays on screen.
 test.use({ viewport: { width: 390, height: 844 } })
@@ -36,4 +36,30 @@ test('the admin tables fit a phone with every action reachable', async ({ page, 
   await expect(event).toBeVisible()
   for (const cell of await event.locator('td').all()) await onScreen(page, cell)
   expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0)
+})
+
+test('on a phone the task list shows in the first screen', async ({ page, context }) => {
+  const email = uniqueEmail('phone-tasks')
+  const password = 'Koiki-phone-pass-2'
+  await registerViaApi(email, password)
+  await useEnglish(context)
+  await login(page, email, password)
+  await addTodos(page, ['Phone task 1', 'Phone task 2', 'Phone task 3', 'Phone task 4', 'Phone task 5'])
+  await page.reload()
+  await hydrated(page)
+  const rows = page.getByTestId('todo-item')
+  await expect(rows).toHaveCount(5)
+  // Three whole tasks above the fold, under the header, the form and the filters.
+  const bottom = await rows.nth(2).evaluate((row) => row.getBoundingClientRect().bottom)
+  expect(bottom).toBeLessThanOrEqual(844)
+
+  // Using the form brings its other fields; they stay while they hold something.
+  const description = page.getByLabel('Description')
+  await expect(description).toBeHidden()
+  await page.getByLabel('Title').focus()
+  await expect(description).toBeVisible()
+  await expect(page.getByLabel('Due date')).toBeVisible()
+  await description.fill('Notes typed first')
+  await page.getByLabel('Search tasks').focus()
+  await expect(description).toBeVisible()
 })

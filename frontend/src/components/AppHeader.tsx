@@ -41,7 +41,7 @@ export function AppHeader() {
           <span className="brand-mark" aria-hidden="true">
             K
           </span>
-          {m.app.name}
+          <span className="brand-name">{m.app.name}</span>
         </Link>
         <nav className="nav" aria-label={m.nav.main}>
           {links

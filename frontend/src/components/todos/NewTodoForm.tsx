@@ -60,7 +60,7 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
   }
 
   return (
-    <section className="card" aria-labelledby="new-task-heading">
+    <section className="card new-task" aria-labelledby="new-task-heading">
       <h2 id="new-task-heading" className="card-heading">
         {m.todos.newTask}
       </h2>
@@ -84,18 +84,20 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
               required
             />
           </div>
-          <div className="filter-date">
+          <div className="filter-date on-demand">
             <Field label={m.todos.dueDate} name="due_date" type="date" error={fields.due_date} optional />
           </div>
         </div>
-        <TextArea
-          label={m.todos.description}
-          name="description"
-          placeholder={m.todos.descriptionPlaceholder}
-          error={fields.description}
-          optional
-          rows={2}
-        />
+        <div className="on-demand">
+          <TextArea
+            label={m.todos.description}
+            name="description"
+            placeholder={m.todos.descriptionPlaceholder}
+            error={fields.description}
+            optional
+            rows={2}
+          />
+        </div>
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={busy}>
             {busy ? m.todos.adding : m.todos.add}

@@ -38,7 +38,10 @@ function writeUrl(query: TodoQuery) {
   if (query.sort !== '-created_at') params.set('sort', query.sort)
   if (query.skip > 0) params.set('skip', String(query.skip))
   const search = params.toString()
-  window.history.replaceState(null, '', search ? `?${search}` : window.location.pathname)
+  const { pathname, hash } = window.location
+  // The hash stays: the skip link's #main is the user's, not the list's.
+  const url = `${pathname}${search ? `?${search}` : ''}${hash}`
+  if (url !== `${pathname}${window.location.search}${hash}`) window.history.replaceState(null, '', url)
 }
 
 export function TodosView({ initial }: { initial: TodoQuery }) {
