@@ -291,6 +291,7 @@ export const en: Messages = {
     requestId: 'Reference: {id}',
   },
   validation: {
+    dateOrder: 'Choose a date on or after the From date.',
     required: 'This field is required.',
     email: 'Enter a valid email address.',
     tooShort: 'Use at least {min} characters.',

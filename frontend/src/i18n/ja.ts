@@ -291,6 +291,7 @@ export const ja = {
     requestId: '問い合わせ番号: {id}',
   },
   validation: {
+    dateOrder: '開始日以降の日付を選んでください。',
     required: '入力してください。',
     email: '有効なメールアドレスを入力してください。',
     tooShort: '{min}文字以上で入力してください。',

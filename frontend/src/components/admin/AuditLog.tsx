@@ -79,8 +79,12 @@ export function AuditLog() {
       since: String(data.get('since') ?? ''),
       until: String(data.get('until') ?? ''),
     }
-    if (next.actor_id && !/^\d+$/.test(next.actor_id)) {
-      setFieldErrors({ actor_id: m.validation.number })
+    const errors: Record<string, string> = {}
+    if (next.actor_id && !/^\d+$/.test(next.actor_id)) errors.actor_id = m.validation.number
+    // A range that ends before it starts matches nothing: say why, on the field, instead.
+    if (next.since && next.until && next.since > next.until) errors.until = m.validation.dateOrder
+    if (Object.keys(errors).length > 0) {
+      setFieldErrors(errors)
       return
     }
     setFieldErrors({})
