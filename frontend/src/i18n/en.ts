@@ -188,6 +188,8 @@ export const en: Messages = {
     rolesSaved: 'Roles of {email} updated.',
     activated: '{email} activated.',
     deactivated: '{email} deactivated.',
+    confirmDeactivateTitle: 'Deactivate this account?',
+    confirmDeactivateBody: '{email} will be signed out of every session at once and cannot log in until the account is activated again.',
     unverified: 'Email not confirmed',
     markVerified: 'Mark verified',
     markVerifiedFor: 'Mark the email of {email} as confirmed',

@@ -187,6 +187,8 @@ export const ja = {
     rolesSaved: '{email} のロールを更新しました。',
     activated: '{email} を有効にしました。',
     deactivated: '{email} を無効にしました。',
+    confirmDeactivateTitle: 'このアカウントを無効にしますか？',
+    confirmDeactivateBody: '{email} はすべてのセッションからただちにログアウトされ、再び有効にするまでログインできなくなります。',
     unverified: 'メール未確認',
     markVerified: '確認済みにする',
     markVerifiedFor: '{email} のメールアドレスを確認済みにする',

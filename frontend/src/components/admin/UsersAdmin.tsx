@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useId, useState } from 'react'
 import { FormError } from '@/components/Alert'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
 import { ScrollRegion } from '@/components/ScrollRegion'
 import { Toast, useToast } from '@/components/Toast'
@@ -42,6 +43,8 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const [newUserForm, setNewUserForm] = useState(0)
   const [dialogError, setDialogError] = useState<Problem>(NO_PROBLEM)
   const [busyId, setBusyId] = useState<number | null>(null)
+  // Deactivating signs the user out everywhere at once: it asks first, activating does not.
+  const [toDeactivate, setToDeactivate] = useState<User | null>(null)
   const [toast, showToast] = useToast()
 
   // Search as you type, once typing pauses; a new search starts on the first page.
@@ -195,7 +198,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                                 email: user.email,
                               })}
                               disabled={busyId === user.id}
-                              onClick={() => setActive(user, !user.is_active)}
+                              onClick={() => (user.is_active ? setToDeactivate(user) : setActive(user, true))}
                             >
                               {user.is_active ? m.admin.deactivate : m.admin.activate}
                             </button>
@@ -262,6 +265,18 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         error={dialogError}
         onSave={saveRoles}
         onClose={() => setEditing(null)}
+      />
+      <ConfirmDialog
+        open={toDeactivate !== null}
+        title={m.admin.confirmDeactivateTitle}
+        body={format(m.admin.confirmDeactivateBody, { email: toDeactivate?.email ?? '' })}
+        confirmLabel={m.admin.deactivate}
+        busy={toDeactivate !== null && busyId === toDeactivate.id}
+        onConfirm={async () => {
+          if (toDeactivate) await setActive(toDeactivate, false)
+          setToDeactivate(null)
+        }}
+        onCancel={() => setToDeactivate(null)}
       />
       <Toast message={toast} />
     </div>
