@@ -160,6 +160,8 @@ export const en: Messages = {
     signOutEverywhere: 'Log out everywhere',
     confirmEverywhereTitle: 'Log out on every device?',
     confirmEverywhereBody: 'All sessions, including this one, will end.',
+    confirmHereTitle: 'End the session on this device?',
+    confirmHereBody: 'This is the device you are using: you will be logged out at once.',
   },
   admin: {
     usersTitle: 'Users',

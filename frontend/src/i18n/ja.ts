@@ -159,6 +159,8 @@ export const ja = {
     signOutEverywhere: 'すべての端末からログアウト',
     confirmEverywhereTitle: 'すべての端末からログアウトしますか？',
     confirmEverywhereBody: 'この端末を含むすべてのセッションが終了します。',
+    confirmHereTitle: 'この端末のセッションを終了しますか？',
+    confirmHereBody: 'いま使っている端末です。ただちにログアウトされます。',
   },
   admin: {
     usersTitle: 'ユーザー管理',
