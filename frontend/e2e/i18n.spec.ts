@@ -37,3 +37,19 @@ test('Japanese by default, English on request, and the choice sticks', async ({ 
   await expect(page.getByText('1 件の未完了タスク')).toBeVisible()
   await screenshot(page, 'todos-ja')
 })
+
+test('a browser that asks for English gets English until a language is chosen', async ({ browser }) => {
+  const english = await browser.newContext({ locale: 'en-US' })
+  const page = await english.newPage()
+  await page.goto('/login')
+  await hydrated(page)
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en')
+  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
+  // An explicit choice outranks the browser's wish.
+  await page.getByRole('group', { name: 'Language' }).getByRole('button', { name: '日本語' }).click()
+  await expect(page.getByRole('heading', { name: 'ログイン' })).toBeVisible()
+  await page.reload()
+  await hydrated(page)
+  await expect(page.locator('html')).toHaveAttribute('lang', 'ja')
+  await english.close()
+})
