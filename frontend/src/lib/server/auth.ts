@@ -3,14 +3,15 @@ import { cookies, headers } from 'next/headers'
 import { redirect } from 'next/navigation'
 import type { UserMe } from '@/lib/api/types'
 import { loginPath } from '@/lib/redirect'
-import { callApi } from './api'
+import { ApiUnreachable, callApi } from './api'
 import { PATH_HEADER } from './auth-header'
 import { cookieNames } from './cookies'
 
 /**
  * The signed-in user according to the API (GET /auth/me), or null. Pages are protected by
  * this answer, never by the mere presence or shape of a cookie. The proxy has already
- * refreshed an expired access token before the page renders.
+ * refreshed an expired access token before the page renders. Throws ApiUnreachable when the
+ * API cannot answer.
  */
 export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
   const jar = await cookies()
@@ -18,6 +19,8 @@ export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
   if (!token) return null
   const response = await callApi('/auth/me', { token, from: { headers: await headers() } })
   if (response.status === 401 || response.status === 403) return null
+  // A server error says nothing about the session either: the layout shows an outage, not a login.
+  if (response.status >= 500) throw new ApiUnreachable(`GET /auth/me failed with ${response.status}`)
   if (!response.ok) throw new Error(`GET /auth/me failed with ${response.status}`)
   return (await response.json()) as UserMe
 })
