@@ -159,6 +159,16 @@ env NODE_ENV=production PORT="$VERIFY_WEB_PORT" HOSTNAME=127.0.0.1 \
 PIDS+=($!)
 wait_for "http://127.0.0.1:$VERIFY_WEB_PORT/api/health" "frontend (verification on)" "$WORK/web-verify.log" "${PIDS[-1]}"
 
+# A third frontend whose API address has nothing listening: the API-down cases of outage.spec.ts.
+DOWN_WEB_PORT=$(free_port)
+DEAD_API_PORT=$(free_port)
+export E2E_DOWN_BASE_URL="http://localhost:$DOWN_WEB_PORT"
+env NODE_ENV=production PORT="$DOWN_WEB_PORT" HOSTNAME=127.0.0.1 \
+  NEXT_PUBLIC_API_URL="http://127.0.0.1:$DEAD_API_PORT" NEXT_PUBLIC_API_PREFIX=/api/v1 \
+  node server.js >"$WORK/web-down.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$DOWN_WEB_PORT/api/health" "frontend (API down)" "$WORK/web-down.log" "${PIDS[-1]}"
+
 step "end-to-end (Playwright, Debian Chromium)"
 cd "$ROOT/frontend"
 mkdir -p e2e/screenshots

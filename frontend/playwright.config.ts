@@ -16,6 +16,8 @@ export default defineConfig({
     browserName: 'chromium',
     viewport: { width: 1280, height: 860 },
     timezoneId: 'Asia/Tokyo',
+    // A Japanese browser (Accept-Language: ja-JP): what the UI negotiates when no language is chosen.
+    locale: 'ja-JP',
     screenshot: 'only-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

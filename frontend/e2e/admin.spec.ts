@@ -35,6 +35,12 @@ test('an administrator manages users and reads the audit log', async ({ page, co
 
   // Deactivate: the member can no longer sign in.
   await row.getByRole('button', { name: `Deactivate ${member}` }).click()
+  // It asks first, and says what will happen.
+  const confirm = page.getByRole('dialog', { name: 'Deactivate this account?' })
+  await expect(confirm).toContainText(`${member} will be signed out of every session at once`)
+  await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused()
+  await confirm.getByRole('button', { name: 'Deactivate' }).click()
+  await expect(confirm).toBeHidden()
   await expect(row).toContainText('Inactive')
   const other = await newVisitor(browser)
   await useEnglish(other)

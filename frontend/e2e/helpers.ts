@@ -129,3 +129,35 @@ export async function sessionCookies(context: BrowserContext) {
     csrf: cookies.find((c) => c.name.endsWith('koiki_csrf')),
   }
 }
+
+/** Add tasks through the BFF as the signed-in page (setup for tests about the list). */
+export async function addTodos(page: Page, titles: string[]): Promise<void> {
+  await page.evaluate(async (list) => {
+    const token = decodeURIComponent(/(?:^|;\s*)(?:__Host-)?koiki_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '')
+    for (const title of list) {
+      const response = await fetch('/api/bff/todos', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+        body: JSON.stringify({ title }),
+      })
+      if (!response.ok) throw new Error(`POST /todos: ${response.status} ${await response.text()}`)
+    }
+  }, titles)
+}
+
+const AXE_SOURCE = readFileSync('node_modules/axe-core/axe.min.js', 'utf8')
+
+/** axe-core's violations on the page as it is now (rules: only these, when given). */
+export async function axeViolations(page: Page, rules?: string[]): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's Content-Security-Policy does not
+  // govern: no <script> is added to the page.
+  await page.evaluate(AXE_SOURCE)
+  return page.evaluate(async (only) => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<AxeResults> } }).axe
+    interface AxeResults {
+      violations: { id: string; nodes: { target: string[] }[] }[]
+    }
+    const results = await axe.run(document, only ? { runOnly: { type: 'rule', values: only } } : {})
+    return results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  }, rules ?? null)
+}

@@ -59,13 +59,13 @@ test.describe('maintenance mode', () => {
     await screenshot(page, 'maintenance-ja')
 
     // The language switch works on the maintenance page too.
-    await page.getByLabel('表示言語').selectOption('en')
+    await page.getByRole('group', { name: '表示言語' }).getByRole('button', { name: 'English' }).click()
     await expect(notice.getByRole('heading', { name: 'Under maintenance', level: 1 })).toBeVisible()
     await expect(page.locator('html')).toHaveAttribute('lang', 'en')
     await screenshot(page, 'maintenance-en')
 
     // Visitors who are not signed in see it too, instead of the sign-in form.
-    const visitor = await page.context().browser()!.newContext()
+    const visitor = await page.context().browser()!.newContext({ locale: 'ja-JP' })
     const anonymous = await visitor.newPage()
     const loginPage = await anonymous.goto('/login')
     expect(loginPage?.status()).toBe(503)

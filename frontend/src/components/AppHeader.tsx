@@ -7,23 +7,26 @@ import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { hardNavigate, request } from '@/lib/client/bff'
 import { LanguageSwitch } from './LanguageSwitch'
-import { can, useUser } from './UserContext'
+import { clearDraft } from './todos/draft'
+import { can, useUserIfKnown } from './UserContext'
 
 export function AppHeader() {
   const { m } = useI18n()
-  const user = useUser()
+  const user = useUserIfKnown()
   const pathname = usePathname()
   const [leaving, setLeaving] = useState(false)
 
   const links = [
     { href: '/todos', label: m.nav.todos, show: true },
     { href: '/profile', label: m.nav.profile, show: true },
-    { href: '/admin/users', label: m.nav.users, show: can(user, 'users:read') },
-    { href: '/admin/audit', label: m.nav.audit, show: can(user, 'audit:read') },
+    { href: '/admin/users', label: m.nav.users, show: user !== null && can(user, 'users:read') },
+    { href: '/admin/audit', label: m.nav.audit, show: user !== null && can(user, 'audit:read') },
   ]
 
   async function logout() {
     setLeaving(true)
+    // Logging out on purpose ends the draft too: the next person at this tab must not find it.
+    clearDraft()
     try {
       await request('/api/auth/logout', { method: 'POST', keep401: true })
     } finally {
@@ -38,7 +41,7 @@ export function AppHeader() {
           <span className="brand-mark" aria-hidden="true">
             K
           </span>
-          {m.app.name}
+          <span className="brand-name">{m.app.name}</span>
         </Link>
         <nav className="nav" aria-label={m.nav.main}>
           {links
@@ -54,9 +57,11 @@ export function AppHeader() {
             ))}
         </nav>
         <div className="header-actions">
-          <span className="user-chip" title={format(m.nav.signedInAs, { email: user.email })}>
-            {user.full_name || user.email}
-          </span>
+          {user ? (
+            <span className="user-chip" title={format(m.nav.signedInAs, { email: user.email })}>
+              {user.full_name || user.email}
+            </span>
+          ) : null}
           <LanguageSwitch />
           <button type="button" className="btn btn-secondary btn-sm" onClick={logout} disabled={leaving}>
             {leaving ? m.nav.loggingOut : m.nav.logout}

@@ -14,6 +14,24 @@ export function isLocale(value: unknown): value is Locale {
   return value === 'ja' || value === 'en'
 }
 
+/**
+ * The best of our languages for an Accept-Language header ("en-US,en;q=0.9,ja;q=0.8"): the
+ * highest q whose primary tag we have, the earlier one on a tie; null when none matches.
+ */
+export function negotiateLocale(header: string | null | undefined): Locale | null {
+  let best: { locale: Locale; q: number } | null = null
+  for (const part of (header ?? '').split(',')) {
+    const [range, ...params] = part.trim().split(';')
+    const primary = range?.trim().toLowerCase().split('-')[0]
+    if (!isLocale(primary)) continue
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const q = qParam ? Number(qParam.slice(2)) : 1
+    if (!Number.isFinite(q) || q <= 0) continue
+    if (!best || q > best.q) best = { locale: primary, q }
+  }
+  return best?.locale ?? null
+}
+
 export function messagesFor(locale: Locale): Messages {
   return dictionaries[locale]
 }

@@ -4,6 +4,7 @@ import { useCallback, useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { Pagination } from '@/components/Pagination'
+import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
@@ -67,7 +68,7 @@ export function AuditLog() {
       }),
     [skip, filters],
   )
-  const { data: page, problem } = useLoader(fetchEvents)
+  const { data: page, problem, reload } = useLoader(fetchEvents)
 
   function apply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -78,8 +79,12 @@ export function AuditLog() {
       since: String(data.get('since') ?? ''),
       until: String(data.get('until') ?? ''),
     }
-    if (next.actor_id && !/^\d+$/.test(next.actor_id)) {
-      setFieldErrors({ actor_id: m.validation.number })
+    const errors: Record<string, string> = {}
+    if (next.actor_id && !/^\d+$/.test(next.actor_id)) errors.actor_id = m.validation.number
+    // A range that ends before it starts matches nothing: say why, on the field, instead.
+    if (next.since && next.until && next.since > next.until) errors.until = m.validation.dateOrder
+    if (Object.keys(errors).length > 0) {
+      setFieldErrors(errors)
       return
     }
     setFieldErrors({})
@@ -159,8 +164,8 @@ export function AuditLog() {
         {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noEvents}</p> : null}
         {page && page.items.length > 0 ? (
-          <div className="table-wrap">
-            <table className="table">
+          <ScrollRegion label={m.admin.auditTable}>
+            <table className="table table-stack">
               <thead>
                 <tr>
                   <th scope="col">{m.admin.time}</th>
@@ -178,32 +183,42 @@ export function AuditLog() {
               <tbody>
                 {page.items.map((event) => (
                   <tr key={event.id} data-testid="audit-row">
-                    <td className="muted nowrap">
+                    <td data-label={m.admin.time} className="muted nowrap">
                       {formatDateTime(event.occurred_at, locale)}
                     </td>
-                    <td>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
-                    <td>
+                    <td data-label={m.admin.actor}>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
+                    <td data-label={m.admin.action}>
                       {actionName(event.action)}
                       <div className="mono muted">{event.action}</div>
                     </td>
-                    <td>
+                    <td data-label={m.admin.outcome}>
                       <span className={`badge ${event.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
                         {event.outcome === 'success' ? m.admin.success : m.admin.failure}
                       </span>
                     </td>
-                    <td className="hide-sm muted">
+                    <td data-label={m.admin.target} className="hide-sm muted">
                       {event.target_type
                         ? `${m.admin.targetTypes[event.target_type] ?? event.target_type}${event.target_id ? ` #${event.target_id}` : ''}`
                         : '—'}
                     </td>
-                    <td className="hide-sm mono muted">{event.ip ?? '—'}</td>
+                    <td data-label={m.admin.ip} className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         ) : null}
-        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+        {page ? (
+          <Pagination
+            skip={page.skip}
+            limit={LIMIT}
+            total={page.total}
+            onChange={(next) => {
+              setSkip(next)
+              reload()
+            }}
+          />
+        ) : null}
       </section>
     </div>
   )

@@ -2,7 +2,9 @@
 
 import { useCallback, useEffect, useId, useState } from 'react'
 import { FormError } from '@/components/Alert'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
+import { ScrollRegion } from '@/components/ScrollRegion'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
@@ -41,6 +43,8 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const [newUserForm, setNewUserForm] = useState(0)
   const [dialogError, setDialogError] = useState<Problem>(NO_PROBLEM)
   const [busyId, setBusyId] = useState<number | null>(null)
+  // Deactivating signs the user out everywhere at once: it asks first, activating does not.
+  const [toDeactivate, setToDeactivate] = useState<User | null>(null)
   const [toast, showToast] = useToast()
 
   // Search as you type, once typing pauses; a new search starts on the first page.
@@ -138,8 +142,8 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         {page === null && !problem.message ? <p className="empty">{m.app.loading}</p> : null}
         {page && page.items.length === 0 ? <p className="empty">{m.admin.noUsers}</p> : null}
         {page && page.items.length > 0 ? (
-          <div className="table-wrap">
-            <table className="table">
+          <ScrollRegion label={m.admin.usersTable}>
+            <table className="table table-stack">
               <thead>
                 <tr>
                   <th scope="col">{m.admin.email}</th>
@@ -157,21 +161,21 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
               <tbody>
                 {page.items.map((user) => (
                   <tr key={user.id} data-testid="user-row">
-                    <td>
+                    <td data-label={m.admin.email}>
                       {user.email}{' '}
                       {user.id === me.id ? <span className="badge">{m.admin.you}</span> : null}{' '}
                       {user.is_superuser ? <span className="badge badge-accent">{m.admin.superuser}</span> : null}
                     </td>
-                    <td className="hide-sm" translate="no">
+                    <td data-label={m.admin.name} className="hide-sm" translate="no">
                       {user.full_name ?? <span className="muted">—</span>}
                     </td>
-                    <td>
+                    <td data-label={m.admin.status}>
                       <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
                         {user.is_active ? m.admin.active : m.admin.inactive}
                       </span>
                       {user.email_verified_at ? null : <span className="badge badge-spaced">{m.admin.unverified}</span>}
                     </td>
-                    <td>
+                    <td data-label={m.admin.roles}>
                       {user.roles.length > 0 ? (
                         user.roles.map((role) => (
                           <span key={role} className="badge badge-spaced" data-role={role}>
@@ -182,9 +186,9 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                         <span className="muted">—</span>
                       )}
                     </td>
-                    <td className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
+                    <td data-label={m.admin.created} className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
                     {canWrite ? (
-                      <td>
+                      <td data-label={m.admin.actions}>
                         <div className="todo-actions">
                           {user.id !== me.id ? (
                             <button
@@ -194,7 +198,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                                 email: user.email,
                               })}
                               disabled={busyId === user.id}
-                              onClick={() => setActive(user, !user.is_active)}
+                              onClick={() => (user.is_active ? setToDeactivate(user) : setActive(user, true))}
                             >
                               {user.is_active ? m.admin.deactivate : m.admin.activate}
                             </button>
@@ -228,9 +232,19 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         ) : null}
-        {page ? <Pagination skip={skip} limit={LIMIT} total={page.total} onChange={setSkip} /> : null}
+        {page ? (
+          <Pagination
+            skip={page.skip}
+            limit={LIMIT}
+            total={page.total}
+            onChange={(next) => {
+              setSkip(next)
+              reload()
+            }}
+          />
+        ) : null}
       </section>
       <NewUserDialog
         key={newUserForm}
@@ -251,6 +265,18 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         error={dialogError}
         onSave={saveRoles}
         onClose={() => setEditing(null)}
+      />
+      <ConfirmDialog
+        open={toDeactivate !== null}
+        title={m.admin.confirmDeactivateTitle}
+        body={format(m.admin.confirmDeactivateBody, { email: toDeactivate?.email ?? '' })}
+        confirmLabel={m.admin.deactivate}
+        busy={toDeactivate !== null && busyId === toDeactivate.id}
+        onConfirm={async () => {
+          if (toDeactivate) await setActive(toDeactivate, false)
+          setToDeactivate(null)
+        }}
+        onCancel={() => setToDeactivate(null)}
       />
       <Toast message={toast} />
     </div>

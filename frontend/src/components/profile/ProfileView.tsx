@@ -190,6 +190,8 @@ function SessionsCard() {
   const problem = actionProblem.message ? actionProblem : loadProblem
   const [revoked, setRevoked] = useState(false)
   const [confirmAll, setConfirmAll] = useState(false)
+  // Ending the session of this very device logs the user out at once: it asks first.
+  const [confirmHere, setConfirmHere] = useState<Session | null>(null)
   const [busyId, setBusyId] = useState<string | null>(null)
 
   useEffect(() => {
@@ -262,7 +264,7 @@ function SessionsCard() {
                     className="btn btn-danger-ghost btn-sm"
                     aria-label={format(m.profile.revokeSession, { device })}
                     disabled={busyId === session.id}
-                    onClick={() => revoke(session)}
+                    onClick={() => (session.current ? setConfirmHere(session) : revoke(session))}
                   >
                     {m.profile.revoke}
                   </button>
@@ -284,6 +286,17 @@ function SessionsCard() {
         confirmLabel={m.profile.signOutEverywhere}
         onConfirm={revokeAll}
         onCancel={() => setConfirmAll(false)}
+      />
+      <ConfirmDialog
+        open={confirmHere !== null}
+        title={m.profile.confirmHereTitle}
+        body={m.profile.confirmHereBody}
+        confirmLabel={m.profile.revoke}
+        busy={confirmHere !== null && busyId === confirmHere.id}
+        onConfirm={() => {
+          if (confirmHere) void revoke(confirmHere)
+        }}
+        onCancel={() => setConfirmHere(null)}
       />
     </section>
   )

@@ -27,6 +27,8 @@ export function TodoItem({ todo, onToggle, onSave, onDelete }: Props) {
   const [editing, setEditing] = useState(false)
   const [busy, setBusy] = useState(false)
   const editButton = useRef<HTMLButtonElement>(null)
+  // Not `disabled` while the change is under way: that would drop the keyboard focus to the page.
+  const toggling = useRef(false)
   const wasEditing = useRef(false)
   const { formRef, fields, problem, check, fail, reset } = useFormErrors(['title', 'description', 'due_date'])
 
@@ -114,19 +116,19 @@ export function TodoItem({ todo, onToggle, onSave, onDelete }: Props) {
 
   const due = todo.due_date ? dueState(todo.due_date) : null
   return (
-    <li className={`todo${todo.is_completed ? ' is-done' : ''}`} data-testid="todo-item">
+    <li className={`todo${todo.is_completed ? ' is-done' : ''}`} data-testid="todo-item" data-todo-id={todo.id}>
       <input
         type="checkbox"
         className="check"
         checked={todo.is_completed}
-        disabled={busy}
         aria-label={format(todo.is_completed ? m.todos.markOpen : m.todos.markDone, { title: todo.title })}
         onChange={async () => {
-          setBusy(true)
+          if (toggling.current) return
+          toggling.current = true
           try {
             await onToggle(todo)
           } finally {
-            setBusy(false)
+            toggling.current = false
           }
         }}
       />

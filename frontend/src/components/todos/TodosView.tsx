@@ -1,6 +1,6 @@
 'use client'
 
-import { useCallback, useEffect, useId, useState } from 'react'
+import { useCallback, useEffect, useId, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
@@ -38,7 +38,10 @@ function writeUrl(query: TodoQuery) {
   if (query.sort !== '-created_at') params.set('sort', query.sort)
   if (query.skip > 0) params.set('skip', String(query.skip))
   const search = params.toString()
-  window.history.replaceState(null, '', search ? `?${search}` : window.location.pathname)
+  const { pathname, hash } = window.location
+  // The hash stays: the skip link's #main is the user's, not the list's.
+  const url = `${pathname}${search ? `?${search}` : ''}${hash}`
+  if (url !== `${pathname}${window.location.search}${hash}`) window.history.replaceState(null, '', url)
 }
 
 export function TodosView({ initial }: { initial: TodoQuery }) {
@@ -64,13 +67,42 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
       }),
       api<Page<Todo>>('/todos', { query: { is_completed: false, limit: 1 } }),
     ])
-    return { list, openCount: open.total }
+    return { list, openCount: open.total, query }
   }, [query])
-  const { data, problem: loadError, reload, update } = useLoader(fetchTodos)
+  const { data, problem: loadError, reload, update, loads } = useLoader(fetchTodos)
   const page = data?.list ?? null
   const openCount = data?.openCount ?? null
+  // What the screen shows is the last answer, not the last request: a page that failed to load
+  // leaves the old page, its footer, its filter and its address in place.
+  const shown = data?.query ?? null
+  const heading = useRef<HTMLHeadingElement>(null)
+  const list = useRef<HTMLUListElement>(null)
+  // A row an action may take off the list (deleted, or no longer matching the filter): once the
+  // next answer is on screen, focus goes to the row now in its place, or to the heading.
+  const focusNear = useRef<{ id: number; index: number } | null>(null)
 
-  useEffect(() => writeUrl(query), [query])
+  useEffect(() => {
+    if (shown) writeUrl(shown)
+  }, [shown])
+
+  useEffect(() => {
+    const near = focusNear.current
+    focusNear.current = null
+    const active = document.activeElement
+    // Only focus that was lost with its row is moved; anywhere else the user put it stays.
+    if (!near || (active !== null && active !== document.body)) return
+    const rows = Array.from(list.current?.querySelectorAll<HTMLElement>('[data-testid="todo-item"]') ?? [])
+    const row =
+      rows.find((item) => item.dataset.todoId === String(near.id)) ?? rows[Math.min(near.index, rows.length - 1)]
+    const control = row?.querySelector<HTMLElement>('input, button')
+    if (control) control.focus()
+    else heading.current?.focus()
+  }, [loads])
+
+  function keepFocusNear(todo: Todo) {
+    const index = page?.items.findIndex((item) => item.id === todo.id) ?? -1
+    focusNear.current = { id: todo.id, index: Math.max(0, index) }
+  }
 
   // Search as you type, once typing pauses.
   useEffect(() => {
@@ -86,21 +118,27 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     reload()
   }
 
-  async function toggle(todo: Todo) {
-    // Tick the box at once; the reload that follows brings the list and counts in line.
+  function showCompleted(todo: Todo, isCompleted: boolean) {
     update((current) => ({
       ...current,
       list: {
         ...current.list,
-        items: current.list.items.map((item) =>
-          item.id === todo.id ? { ...item, is_completed: !todo.is_completed } : item,
-        ),
+        items: current.list.items.map((item) => (item.id === todo.id ? { ...item, is_completed: isCompleted } : item)),
       },
     }))
+  }
+
+  async function toggle(todo: Todo) {
+    // Tick the box at once; the reload that follows brings the list and counts in line.
+    showCompleted(todo, !todo.is_completed)
+    if (query.filter !== 'all') keepFocusNear(todo)
     try {
       await api<Todo>(`/todos/${todo.id}`, { method: 'PATCH', json: { is_completed: !todo.is_completed } })
       showToast((t) => (todo.is_completed ? t.todos.reopened : t.todos.completed))
     } catch (error) {
+      // The change did not happen: the box goes back to what the server holds, even if the
+      // reload below cannot reach it either.
+      showCompleted(todo, todo.is_completed)
       showToast((t) => (error instanceof ApiError ? errorMessage(error, t) : t.errors.network))
     } finally {
       reload()
@@ -118,11 +156,12 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     setDeleting(true)
     try {
       await api(`/todos/${toDelete.id}`, { method: 'DELETE' })
+      keepFocusNear(toDelete)
       showToast((t) => t.todos.deleted)
       setToDelete(null)
       // Deleting the last task of a later page steps back a page instead of showing it empty.
-      if (page && page.items.length === 1 && query.skip > 0) {
-        setQuery((current) => ({ ...current, skip: Math.max(0, current.skip - LIMIT) }))
+      if (page && page.items.length === 1 && page.skip > 0) {
+        setQuery((current) => ({ ...current, skip: Math.max(0, page.skip - LIMIT) }))
       } else {
         reload()
       }
@@ -139,13 +178,15 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
     { value: 'open', label: m.todos.open },
     { value: 'done', label: m.todos.done },
   ]
-  const filtered = query.filter !== 'all' || query.q !== ''
+  const filtered = shown !== null && (shown.filter !== 'all' || shown.q !== '')
 
   return (
     <div className="stack">
       <div className="page-head">
         <div>
-          <h1>{m.todos.title}</h1>
+          <h1 ref={heading} tabIndex={-1}>
+            {m.todos.title}
+          </h1>
           <p>{openCount === null ? '\u00a0' : format(m.todos.intro, { open: openCount })}</p>
         </div>
       </div>
@@ -159,7 +200,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
               <button
                 key={item.value}
                 type="button"
-                aria-pressed={query.filter === item.value}
+                aria-pressed={(shown ?? query).filter === item.value}
                 onClick={() => setQuery((current) => ({ ...current, filter: item.value, skip: 0 }))}
               >
                 {item.label}
@@ -214,7 +255,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
         ) : null}
 
         {page && page.items.length > 0 ? (
-          <ul className="todo-list">
+          <ul className="todo-list" ref={list}>
             {page.items.map((todo) => (
               <TodoItem key={todo.id} todo={todo} onToggle={toggle} onSave={save} onDelete={setToDelete} />
             ))}
@@ -223,7 +264,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
 
         {page ? (
           <Pagination
-            skip={query.skip}
+            skip={page.skip}
             limit={LIMIT}
             total={page.total}
             onChange={(skip) => setQuery((current) => ({ ...current, skip }))}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { format } from '@/i18n'
+import { format, negotiateLocale } from '@/i18n'
 import { en } from '@/i18n/en'
 import { ja } from '@/i18n/ja'
 
@@ -34,5 +34,20 @@ describe('translations', () => {
   it('fill placeholders', () => {
     expect(format(en.common.pageInfo, { from: 1, to: 10, total: 42 })).toBe('1–10 of 42')
     expect(format('{a} {missing}', { a: 1 })).toBe('1 {missing}')
+  })
+})
+
+describe('negotiateLocale', () => {
+  it('picks the first of our languages the browser asks for', () => {
+    expect(negotiateLocale('en-US,en;q=0.9')).toBe('en')
+    expect(negotiateLocale('ja-JP,ja;q=0.9,en;q=0.8')).toBe('ja')
+    expect(negotiateLocale('fr-FR,fr;q=0.9,en;q=0.5,ja;q=0.7')).toBe('ja')
+  })
+
+  it('gives no answer for languages we lack, refused ones or no header', () => {
+    expect(negotiateLocale('fr-FR,de;q=0.8')).toBeNull()
+    expect(negotiateLocale('en;q=0')).toBeNull()
+    expect(negotiateLocale('')).toBeNull()
+    expect(negotiateLocale(null)).toBeNull()
   })
 })

@@ -4,15 +4,16 @@ import { redirect } from 'next/navigation'
 import type { UserMe } from '@/lib/api/types'
 import { maintenanceFrom, UnderMaintenance } from '@/lib/maintenance'
 import { loginPath } from '@/lib/redirect'
-import { callApi } from './api'
+import { ApiUnreachable, callApi } from './api'
 import { PATH_HEADER } from './auth-header'
 import { cookieNames } from './cookies'
 
 /**
  * The signed-in user according to the API (GET /auth/me), or null. Pages are protected by
  * this answer, never by the mere presence or shape of a cookie. The proxy has already
- * refreshed an expired access token before the page renders. Throws UnderMaintenance while
- * `ops maintenance` is on: every signed-in page asks this first, so it is the one place to notice.
+ * refreshed an expired access token before the page renders. Throws ApiUnreachable when the
+ * API cannot answer, UnderMaintenance while `ops maintenance` is on (every signed-in page asks
+ * this first, so it is the one place to notice).
  */
 export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
   const jar = await cookies()
@@ -24,6 +25,8 @@ export const getCurrentUser = cache(async (): Promise<UserMe | null> => {
     const notice = maintenanceFrom(503, await response.json().catch(() => null), response.headers.get('retry-after'))
     if (notice) throw new UnderMaintenance(notice)
   }
+  // A server error says nothing about the session either: the layout shows an outage, not a login.
+  if (response.status >= 500) throw new ApiUnreachable(`GET /auth/me failed with ${response.status}`)
   if (!response.ok) throw new Error(`GET /auth/me failed with ${response.status}`)
   return (await response.json()) as UserMe
 })
