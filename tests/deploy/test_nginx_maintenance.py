@@ -41,6 +41,8 @@ def edge(switch: Path) -> Iterator[Edge]:
     env = edge_env(
         database.url,
         RATE_LIMIT_ENABLED="false",
+        # The smoke journey's throwaway account must be able to log in at once.
+        REQUIRE_EMAIL_VERIFICATION="false",
         MAINTENANCE_FILE=str(switch),
         MAINTENANCE_OPERATOR_TOKEN=OPERATOR_TOKEN,
     )

@@ -15,6 +15,7 @@ from app.todos.models import Todo
 from libkoiki.accounts.models import User
 from libkoiki.maintenance.state import MaintenanceState, write_file
 from ops import smoke
+from ops.superuser import SuperuserRequest, ensure_first_superuser
 from tests.conftest import base_settings
 from tests.support.servers import serving
 
@@ -83,3 +84,28 @@ async def test_edge_serving_metrics_fails_the_run(database_url: str, tmp_path: P
     metrics = next(result for result in results if result.name == "metrics not public")
     assert not metrics.ok
     assert "serves the metrics to anyone" in metrics.detail
+
+
+async def test_with_verification_required_it_asks_for_a_verified_account(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = base_settings(
+        database_url, maintenance_file=tmp_path / "m.json", require_email_verification=True
+    )
+    verified = SuperuserRequest(
+        email="smoke-verified@example.com", password=f"Smoke-{OPERATOR_TOKEN}"
+    )
+    await ensure_first_superuser(settings, verified, out=io.StringIO())
+    app = create_app(settings)
+    async with serving(app) as port:
+        throwaway = smoke.SmokeOptions(base_url=f"http://127.0.0.1:{port}")
+        refused = await asyncio.to_thread(smoke.run_smoke, throwaway)
+        given = smoke.SmokeOptions(
+            base_url=f"http://127.0.0.1:{port}", email=verified.email, password=verified.password
+        )
+        served = await asyncio.to_thread(smoke.run_smoke, given)
+    account = next(result for result in refused if result.name == "account")
+    assert not account.ok
+    assert "set SMOKE_EMAIL/SMOKE_PASSWORD to a verified account" in account.detail
+    assert not smoke.passed(refused, throwaway)
+    assert smoke.passed(served, given), served
