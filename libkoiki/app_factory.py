@@ -33,6 +33,7 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.maintenance.middleware import STATUS_PATH as MAINTENANCE_STATUS_PATH
 from libkoiki.maintenance.middleware import MaintenanceMiddleware
 from libkoiki.maintenance.switch import MaintenanceSwitch
 from libkoiki.observability.exposition import install_metrics
@@ -47,7 +48,7 @@ from libkoiki.startup import check_database, quiet_startup_refusal
 
 logger = structlog.get_logger("koiki.app")
 
-PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH})
+PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH, MAINTENANCE_STATUS_PATH})
 TELEMETRY_OFF: TelemetryConfig = {
     "tracing": False,
     "metrics": False,
