@@ -44,7 +44,7 @@ from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 from libkoiki.redis_client import connect, describe_redis_url, on_master_change
-from libkoiki.startup import check_database, quiet_startup_refusal
+from libkoiki.startup import check_database, quiet_startup_refusal, report_mail_gap
 
 logger = structlog.get_logger("koiki.app")
 
@@ -93,6 +93,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             database=engine.url.get_backend_name(),
             redis=describe_redis_url(settings.redis_url) if settings.redis_url else None,
         )
+        report_mail_gap(settings)
         try:
             yield
         finally:
