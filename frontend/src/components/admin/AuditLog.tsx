@@ -6,6 +6,7 @@ import { Field } from '@/components/Field'
 import { Pagination } from '@/components/Pagination'
 import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
+import { format, roleName, type Messages } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
 import { api } from '@/lib/client/bff'
@@ -19,7 +20,10 @@ export const AUDIT_ACTIONS = [
   'auth.logout',
   'auth.refresh_reuse',
   'auth.password_change',
+  'auth.password_reset_requested',
   'auth.password_reset',
+  'auth.register_taken',
+  'auth.email_verification',
   'auth.session_revoke',
   'auth.revoke_all',
   'user.create',
@@ -32,12 +36,12 @@ export const AUDIT_ACTIONS = [
 
 interface Filters {
   action: string
-  actor_id: string
+  actor: string
   since: string
   until: string
 }
 
-const EMPTY: Filters = { action: '', actor_id: '', since: '', until: '' }
+const EMPTY: Filters = { action: '', actor: '', since: '', until: '' }
 
 function dayBoundary(value: string, end: boolean): string | undefined {
   if (!value) return undefined
@@ -45,6 +49,42 @@ function dayBoundary(value: string, end: boolean): string | undefined {
   if (!y || !m || !d) return undefined
   const date = end ? new Date(y, m - 1, d, 23, 59, 59, 999) : new Date(y, m - 1, d)
   return date.toISOString()
+}
+
+/** The API's query for these filters: the list and the CSV export ask for the same events. */
+function filterQuery(filters: Filters): Record<string, string | undefined> {
+  return {
+    action: filters.action || undefined,
+    actor: filters.actor || undefined,
+    since: dayBoundary(filters.since, false),
+    until: dayBoundary(filters.until, true),
+  }
+}
+
+function exportHref(filters: Filters): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(filterQuery(filters))) {
+    if (value !== undefined) query.set(key, value)
+  }
+  const search = query.toString()
+  return `/api/bff/audit-events/export${search ? `?${search}` : ''}`
+}
+
+/** What the event acted on, by name: the API resolves the label, the UI translates the kind. */
+export function describeTarget(event: AuditEvent, m: Messages): string {
+  if (!event.target_type) return '—'
+  const label = event.target_label ?? event.target_id
+  if (!label) return m.admin.targetTypes[event.target_type] ?? event.target_type
+  switch (event.target_type) {
+    case 'user':
+      return label
+    case 'role':
+      return format(m.admin.targetRole, { name: roleName(label, m) })
+    case 'session':
+      return format(m.admin.targetSession, { device: label })
+    default:
+      return `${m.admin.targetTypes[event.target_type] ?? event.target_type} ${label}`
+  }
 }
 
 export function AuditLog() {
@@ -60,10 +100,7 @@ export function AuditLog() {
         query: {
           skip,
           limit: LIMIT,
-          action: filters.action || undefined,
-          actor_id: filters.actor_id || undefined,
-          since: dayBoundary(filters.since, false),
-          until: dayBoundary(filters.until, true),
+          ...filterQuery(filters),
         },
       }),
     [skip, filters],
@@ -75,12 +112,11 @@ export function AuditLog() {
     const data = new FormData(event.currentTarget)
     const next: Filters = {
       action: String(data.get('action') ?? ''),
-      actor_id: String(data.get('actor_id') ?? '').trim(),
+      actor: String(data.get('actor') ?? '').trim(),
       since: String(data.get('since') ?? ''),
       until: String(data.get('until') ?? ''),
     }
     const errors: Record<string, string> = {}
-    if (next.actor_id && !/^\d+$/.test(next.actor_id)) errors.actor_id = m.validation.number
     // A range that ends before it starts matches nothing: say why, on the field, instead.
     if (next.since && next.until && next.since > next.until) errors.until = m.validation.dateOrder
     if (Object.keys(errors).length > 0) {
@@ -103,6 +139,10 @@ export function AuditLog() {
           <h1>{m.admin.auditTitle}</h1>
           <p>{m.admin.auditIntro}</p>
         </div>
+        {/* A plain link: the browser streams the file to disk through the BFF, cookies and all. */}
+        <a className="btn btn-secondary" href={exportHref(filters)} download>
+          {m.admin.exportCsv}
+        </a>
       </div>
       <section className="card" aria-labelledby="audit-filters">
         <h2 id="audit-filters" className="card-heading">
@@ -122,13 +162,14 @@ export function AuditLog() {
               ))}
             </select>
           </div>
-          <div className="filter-narrow">
+          <div className="filter-wide">
             <Field
-              label={m.admin.actorId}
-              name="actor_id"
-              inputMode="numeric"
-              defaultValue={filters.actor_id}
-              error={fieldErrors.actor_id}
+              label={m.admin.actorEmail}
+              name="actor"
+              type="search"
+              autoComplete="off"
+              placeholder={m.admin.actorEmailPlaceholder}
+              defaultValue={filters.actor}
             />
           </div>
           <div className="filter-date">
@@ -175,7 +216,7 @@ export function AuditLog() {
                   <th scope="col" className="hide-sm">
                     {m.admin.target}
                   </th>
-                  <th scope="col" className="hide-sm">
+                  <th scope="col" className="hide-sm nowrap">
                     {m.admin.ip}
                   </th>
                 </tr>
@@ -196,10 +237,8 @@ export function AuditLog() {
                         {event.outcome === 'success' ? m.admin.success : m.admin.failure}
                       </span>
                     </td>
-                    <td data-label={m.admin.target} className="hide-sm muted">
-                      {event.target_type
-                        ? `${m.admin.targetTypes[event.target_type] ?? event.target_type}${event.target_id ? ` #${event.target_id}` : ''}`
-                        : '—'}
+                    <td data-label={m.admin.target} className="hide-sm muted" data-testid="audit-target">
+                      {describeTarget(event, m)}
                     </td>
                     <td data-label={m.admin.ip} className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>

@@ -32,13 +32,38 @@ export function ProfileView() {
   )
 }
 
+/**
+ * A confirmation that holds until the next thing the user does on the page (typing, a button,
+ * another form): it reports the last action, not one from several actions ago.
+ */
+function useNotice(): [boolean, (shown: boolean) => void] {
+  const [shown, setShown] = useState(false)
+  useEffect(() => {
+    if (!shown) return
+    const hide = (event: Event) => {
+      if (event.type !== 'click' || (event.target instanceof Element && event.target.closest('button, a'))) {
+        setShown(false)
+      }
+    }
+    // Attached after the click that showed it has finished, so that click does not hide it.
+    const timer = window.setTimeout(() => {
+      for (const type of ['input', 'submit', 'click']) document.addEventListener(type, hide, true)
+    })
+    return () => {
+      window.clearTimeout(timer)
+      for (const type of ['input', 'submit', 'click']) document.removeEventListener(type, hide, true)
+    }
+  }, [shown])
+  return [shown, setShown]
+}
+
 function AccountCard() {
   const { m } = useI18n()
   const user = useUser()
   const router = useRouter()
   const { formRef, fields, problem, check, fail } = useFormErrors(['full_name'])
   const [busy, setBusy] = useState(false)
-  const [saved, setSaved] = useState(false)
+  const [saved, setSaved] = useNotice()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -106,7 +131,7 @@ function PasswordCard() {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['current_password', 'new_password', 'confirm'])
   const [busy, setBusy] = useState(false)
-  const [done, setDone] = useState(false)
+  const [done, setDone] = useNotice()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()

@@ -15,7 +15,7 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp]> = [
   ['PATCH DELETE', /^\/roles\/\d{1,12}$/],
   ['PUT', /^\/roles\/\d{1,12}\/permissions$/],
   ['GET', /^\/permissions$/],
-  ['GET', /^\/audit-events$/],
+  ['GET', /^\/audit-events(\/export)?$/],
   ['GET POST', /^\/todos$/],
   ['GET PUT PATCH DELETE', /^\/todos\/\d{1,12}$/],
 ]

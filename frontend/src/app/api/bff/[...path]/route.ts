@@ -12,6 +12,7 @@ export const dynamic = 'force-dynamic'
 const MAX_BODY_BYTES = 1024 * 1024
 const PASSED_HEADERS = [
   'content-type',
+  'content-disposition',
   'retry-after',
   'x-request-id',
   'x-ratelimit-limit',
@@ -84,7 +85,9 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
         if (value) headers.set(name, value)
       }
       headers.set('cache-control', 'no-store')
-      const payload = upstream.status === 204 ? null : await upstream.arrayBuffer()
+      // A download (the audit CSV) is passed on as it streams in; anything else is read whole.
+      const download = upstream.ok && upstream.headers.get('content-disposition')?.startsWith('attachment')
+      const payload = upstream.status === 204 ? null : download ? upstream.body : await upstream.arrayBuffer()
       response = new NextResponse(payload, { status: upstream.status, headers })
     }
     if (sessionGone || refreshRefused) clearSessionCookies(response.cookies)
