@@ -6,9 +6,9 @@ import { Field } from '@/components/Field'
 import { Pagination } from '@/components/Pagination'
 import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
-import { format, roleName, type Messages } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
+import { describeTarget } from '@/lib/audit'
 import { api } from '@/lib/client/bff'
 import { formatDateTime } from '@/lib/dates'
 
@@ -68,23 +68,6 @@ function exportHref(filters: Filters): string {
   }
   const search = query.toString()
   return `/api/bff/audit-events/export${search ? `?${search}` : ''}`
-}
-
-/** What the event acted on, by name: the API resolves the label, the UI translates the kind. */
-export function describeTarget(event: AuditEvent, m: Messages): string {
-  if (!event.target_type) return '—'
-  const label = event.target_label ?? event.target_id
-  if (!label) return m.admin.targetTypes[event.target_type] ?? event.target_type
-  switch (event.target_type) {
-    case 'user':
-      return label
-    case 'role':
-      return format(m.admin.targetRole, { name: roleName(label, m) })
-    case 'session':
-      return format(m.admin.targetSession, { device: label })
-    default:
-      return `${m.admin.targetTypes[event.target_type] ?? event.target_type} ${label}`
-  }
 }
 
 export function AuditLog() {

@@ -71,6 +71,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   }
 
   async function setActive(user: User, active: boolean) {
+    if (busyId !== null) return
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { is_active: active } })
@@ -85,6 +86,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
 
   // The administrator vouches for the address (audited by the API); nothing un-verifies it.
   async function markVerified(user: User) {
+    if (busyId !== null) return
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { email_verified: true } })
@@ -213,7 +215,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                               aria-label={format(user.is_active ? m.admin.deactivateUser : m.admin.activateUser, {
                                 email: user.email,
                               })}
-                              disabled={busyId === user.id}
+                              aria-disabled={busyId === user.id}
                               onClick={() => (user.is_active ? setToDeactivate(user) : setActive(user, true))}
                             >
                               {user.is_active ? m.admin.deactivate : m.admin.activate}
@@ -224,7 +226,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                               type="button"
                               className="btn btn-ghost btn-sm"
                               aria-label={format(m.admin.markVerifiedFor, { email: user.email })}
-                              disabled={busyId === user.id}
+                              aria-disabled={busyId === user.id}
                               onClick={() => markVerified(user)}
                             >
                               {m.admin.markVerified}

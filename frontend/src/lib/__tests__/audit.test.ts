@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { en } from '@/i18n/en'
+import { ja } from '@/i18n/ja'
+import type { AuditEvent } from '@/lib/api/types'
+import { describeTarget } from '@/lib/audit'
+
+function event(target_type: string | null, target_id: string | null, target_label: string | null): AuditEvent {
+  return {
+    id: 1,
+    occurred_at: '2026-12-06T00:00:00Z',
+    actor_id: 1,
+    actor_email: 'root@example.com',
+    action: 'user.update',
+    outcome: 'success',
+    target_type,
+    target_id,
+    target_label,
+    ip: null,
+    user_agent: null,
+    request_id: null,
+    details: {},
+  }
+}
+
+describe('audit targets', () => {
+  it('names a user by address, a session by device, in the reader’s language', () => {
+    expect(describeTarget(event('user', '7', 'ann@example.com'), ja)).toBe('ann@example.com')
+    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), en)).toBe('Session on Firefox/Windows')
+    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), ja)).toBe('Firefox/Windows のセッション')
+  })
+
+  it('translates the built-in roles and shows any other role as it is named', () => {
+    expect(describeTarget(event('role', '1', 'admin'), ja)).toBe('ロール「管理者」')
+    expect(describeTarget(event('role', '9', 'auditors'), ja)).toBe('ロール「auditors」')
+    expect(describeTarget(event('role', '1', 'admin'), en)).toBe('Role “Administrator”')
+  })
+
+  it('falls back on the id, then on the kind alone, then on a dash', () => {
+    expect(describeTarget(event('user', '#42', '#42'), en)).toBe('#42')
+    expect(describeTarget(event('user', null, null), ja)).toBe('ユーザー')
+    expect(describeTarget(event(null, null, null), en)).toBe('—')
+  })
+})
