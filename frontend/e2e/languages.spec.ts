@@ -35,8 +35,9 @@ function onlyIn(locale: Locale): string[] {
 }
 
 const JAPANESE = /[\u3040-\u30ff\u3400-\u9fff]/
-// Words a Japanese page may show in Latin letters: the product's name and the switch's "English".
-const LATIN_ALLOWED = new Set(['KOIKI', 'Todo', 'English'])
+// Words a Japanese page may show in Latin letters: the product's name, the switch's "English" and
+// the file format the audit log downloads ("CSVをダウンロード", as Japanese software says it).
+const LATIN_ALLOWED = new Set(['KOIKI', 'Todo', 'English', 'CSV'])
 
 /**
  * What a visitor sees: the visible text outside the user's own words (marked translate="no":

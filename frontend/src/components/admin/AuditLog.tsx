@@ -8,7 +8,7 @@ import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
-import { describeTarget } from '@/lib/audit'
+import { describeTarget, type TargetText } from '@/lib/audit'
 import { api } from '@/lib/client/bff'
 import { formatDateTime } from '@/lib/dates'
 
@@ -68,6 +68,19 @@ function exportHref(filters: Filters): string {
   }
   const search = query.toString()
   return `/api/bff/audit-events/export${search ? `?${search}` : ''}`
+}
+
+/** The target's text with its data (an address, a device) marked as not for translation. */
+function Target({ text, data }: TargetText) {
+  const at = data ? text.indexOf(data) : -1
+  if (!data || at < 0) return <>{text}</>
+  return (
+    <>
+      {text.slice(0, at)}
+      <span translate="no">{data}</span>
+      {text.slice(at + data.length)}
+    </>
+  )
 }
 
 export function AuditLog() {
@@ -221,7 +234,7 @@ export function AuditLog() {
                       </span>
                     </td>
                     <td data-label={m.admin.target} className="hide-sm muted" data-testid="audit-target">
-                      {describeTarget(event, m)}
+                      <Target {...describeTarget(event, m)} />
                     </td>
                     <td data-label={m.admin.ip} className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>

@@ -24,20 +24,26 @@ function event(target_type: string | null, target_id: string | null, target_labe
 
 describe('audit targets', () => {
   it('names a user by address, a session by device, in the reader’s language', () => {
-    expect(describeTarget(event('user', '7', 'ann@example.com'), ja)).toBe('ann@example.com')
-    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), en)).toBe('Session on Firefox/Windows')
-    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), ja)).toBe('Firefox/Windows のセッション')
+    expect(describeTarget(event('user', '7', 'ann@example.com'), ja).text).toBe('ann@example.com')
+    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), en).text).toBe('Session on Firefox/Windows')
+    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), ja).text).toBe('Firefox/Windows のセッション')
   })
 
   it('translates the built-in roles and shows any other role as it is named', () => {
-    expect(describeTarget(event('role', '1', 'admin'), ja)).toBe('ロール「管理者」')
-    expect(describeTarget(event('role', '9', 'auditors'), ja)).toBe('ロール「auditors」')
-    expect(describeTarget(event('role', '1', 'admin'), en)).toBe('Role “Administrator”')
+    expect(describeTarget(event('role', '1', 'admin'), ja).text).toBe('ロール「管理者」')
+    expect(describeTarget(event('role', '9', 'auditors'), ja).text).toBe('ロール「auditors」')
+    expect(describeTarget(event('role', '1', 'admin'), en).text).toBe('Role “Administrator”')
+  })
+
+  it('marks the data in the text, not the wording around it', () => {
+    expect(describeTarget(event('session', 'f3c1…', 'Firefox/Windows'), ja).data).toBe('Firefox/Windows')
+    expect(describeTarget(event('role', '1', 'admin'), ja).data).toBeNull()
+    expect(describeTarget(event('role', '9', 'auditors'), ja).data).toBe('auditors')
   })
 
   it('falls back on the id, then on the kind alone, then on a dash', () => {
-    expect(describeTarget(event('user', '#42', '#42'), en)).toBe('#42')
-    expect(describeTarget(event('user', null, null), ja)).toBe('ユーザー')
-    expect(describeTarget(event(null, null, null), en)).toBe('—')
+    expect(describeTarget(event('user', '#42', '#42'), en).text).toBe('#42')
+    expect(describeTarget(event('user', null, null), ja).text).toBe('ユーザー')
+    expect(describeTarget(event(null, null, null), en).text).toBe('—')
   })
 })
