@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from 'next/server'
 import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
-import { apiPathFrom, isProxied, isPublic } from '@/lib/server/bff-routes'
+import { apiPathFrom, isDownload, isProxied, isPublic } from '@/lib/server/bff-routes'
 import { clearSessionCookies, cookieNames, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 import { refreshSession } from '@/lib/server/session'
@@ -60,6 +60,7 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
       contentType: request.headers.get('content-type') ?? undefined,
       from: request,
       search: request.nextUrl.search,
+      streamed: isDownload(path),
     })
 
   try {
@@ -86,7 +87,7 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
       }
       headers.set('cache-control', 'no-store')
       // A download (the audit CSV) is passed on as it streams in; anything else is read whole.
-      const download = upstream.ok && upstream.headers.get('content-disposition')?.startsWith('attachment')
+      const download = upstream.ok && isDownload(path)
       const payload = upstream.status === 204 ? null : download ? upstream.body : await upstream.arrayBuffer()
       response = new NextResponse(payload, { status: upstream.status, headers })
     }
