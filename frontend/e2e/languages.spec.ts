@@ -106,6 +106,17 @@ test('every page speaks one language at a time', async ({ page, context, browser
   for (const locale of ['ja', 'en'] as const) {
     for (const path of SIGNED_IN_PAGES) await visit(page, context, path, locale)
   }
+  // The dialogs too: the built-in roles' names and descriptions among them.
+  for (const locale of ['ja', 'en'] as const) {
+    const m = dictionaries[locale]
+    await visit(page, context, '/admin/users', locale)
+    await page.getByRole('button', { name: m.admin.newUser }).click()
+    const dialog = page.getByRole('dialog', { name: m.admin.newUserTitle })
+    await expect(dialog.getByRole('checkbox').first()).toBeVisible()
+    await expectOnly(page, locale)
+    await page.keyboard.press('Escape')
+    await expect(dialog).toBeHidden()
+  }
   // The administrator holds both built-in roles: their names are translated.
   await visit(page, context, '/profile', 'ja')
   await expect(page.locator('[data-role="admin"]')).toHaveText(roleName('admin', ja))
