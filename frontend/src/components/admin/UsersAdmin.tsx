@@ -1,6 +1,6 @@
 'use client'
 
-import { useCallback, useEffect, useId, useState } from 'react'
+import { useCallback, useEffect, useId, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
@@ -24,6 +24,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const me = useUser()
   const searchId = useId()
   const [searchText, setSearchText] = useState('')
+  const searchTyped = useRef(false)
   const [q, setQ] = useState('')
   const [skip, setSkip] = useState(0)
   const fetchUsers = useCallback(
@@ -63,9 +64,12 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
 
   // The list is in creation order: a new account is on the last page of the unfiltered list.
   async function showNewest() {
-    const all = await api<Page<User>>('/users', { query: { limit: 1 } }).catch(() => null)
     setSearchText('')
     setQ('')
+    searchTyped.current = false
+    const all = await api<Page<User>>('/users', { query: { limit: 1 } }).catch(() => null)
+    // A search typed meanwhile wins over the jump.
+    if (searchTyped.current) return
     setSkip(all ? Math.floor(Math.max(all.total - 1, 0) / LIMIT) * LIMIT : 0)
     reload()
   }
@@ -146,7 +150,10 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
               className="input"
               placeholder={m.admin.searchUsersPlaceholder}
               value={searchText}
-              onChange={(event) => setSearchText(event.target.value)}
+              onChange={(event) => {
+                searchTyped.current = true
+                setSearchText(event.target.value)
+              }}
             />
           </div>
         </div>
