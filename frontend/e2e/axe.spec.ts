@@ -161,6 +161,12 @@ for (const [locale, m] of Object.entries(LANGUAGES) as [keyof typeof LANGUAGES, 
       const anonymous = await visitor.newPage()
       await anonymous.setViewportSize(viewport)
       for (const step of steps(m, member, task).anonymous) await check(anonymous, step, found)
+      // A signed-in user without the permission: the access-denied page.
+      await useEnglish(visitor)
+      await login(anonymous, member, 'Koiki-axe-pass-1')
+      await chooseLanguage(visitor, locale)
+      await check(anonymous, { name: 'access denied', open: (page) => visit(page, '/admin/users') }, found)
+      await expect(anonymous.getByRole('heading', { name: m.pages.forbiddenTitle })).toBeVisible()
       await visitor.close()
 
       await useEnglish(context)
