@@ -26,3 +26,15 @@ export function describeTarget(event: AuditEvent, m: Messages): TargetText {
       return { text: `${kind} ${label}`, data: label }
   }
 }
+
+/**
+ * The event's action by name. Before reset requests had an action of their own they were
+ * written as `auth.password_reset` with `stage: "requested"`: such rows read as requests too.
+ */
+export function eventActionName(event: AuditEvent, m: Messages): string {
+  const code =
+    event.action === 'auth.password_reset' && event.details.stage === 'requested'
+      ? 'auth.password_reset_requested'
+      : event.action
+  return m.admin.actionNames[code] ?? event.action
+}

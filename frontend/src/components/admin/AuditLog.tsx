@@ -8,7 +8,7 @@ import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
-import { describeTarget, type TargetText } from '@/lib/audit'
+import { describeTarget, eventActionName, type TargetText } from '@/lib/audit'
 import { api } from '@/lib/client/bff'
 import { formatDateTime } from '@/lib/dates'
 
@@ -225,7 +225,7 @@ export function AuditLog() {
                     </td>
                     <td data-label={m.admin.actor}>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
                     <td data-label={m.admin.action}>
-                      {actionName(event.action)}
+                      {eventActionName(event, m)}
                       <div className="mono muted">{event.action}</div>
                     </td>
                     <td data-label={m.admin.outcome}>

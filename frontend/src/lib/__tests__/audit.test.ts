@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { en } from '@/i18n/en'
 import { ja } from '@/i18n/ja'
 import type { AuditEvent } from '@/lib/api/types'
-import { describeTarget } from '@/lib/audit'
+import { describeTarget, eventActionName } from '@/lib/audit'
 
 function event(target_type: string | null, target_id: string | null, target_label: string | null): AuditEvent {
   return {
@@ -45,5 +45,17 @@ describe('audit targets', () => {
     expect(describeTarget(event('user', '#42', '#42'), en).text).toBe('#42')
     expect(describeTarget(event('user', null, null), ja).text).toBe('ユーザー')
     expect(describeTarget(event(null, null, null), en).text).toBe('—')
+  })
+})
+
+describe('audit actions', () => {
+  it('tells a reset request from a completed reset, old rows included', () => {
+    const completed = { ...event('user', '7', 'ann@example.com'), action: 'auth.password_reset', details: { stage: 'completed' } }
+    const requested = { ...completed, action: 'auth.password_reset_requested', details: {} }
+    const older = { ...completed, details: { stage: 'requested' } }
+    expect(eventActionName(completed, en)).toBe('Password reset completed')
+    expect(eventActionName(requested, en)).toBe('Password reset requested')
+    expect(eventActionName(older, ja)).toBe('パスワード再設定の依頼')
+    expect(eventActionName({ ...completed, action: 'sso.new_thing' }, en)).toBe('sso.new_thing')
   })
 })
