@@ -40,6 +40,13 @@ test('register, then log in', async ({ page, context }) => {
   await page.getByRole('button', { name: 'Create account' }).click()
   await expect(page).toHaveURL(/\/login\?reason=registered/)
   await expect(page.getByText('Your account has been created. Please log in.')).toBeVisible()
+  // The new address is already in the form: only the password is left to type.
+  await expect(page.getByLabel('Email')).toHaveValue(email)
+  await expect(page.getByLabel('Password', { exact: true })).toBeFocused()
+  // Only once: coming back to the login page later starts empty.
+  await page.reload()
+  await hydrated(page)
+  await expect(page.getByLabel('Email')).toHaveValue('')
 
   // Registering the same address again is refused with the API's conflict.
   await page.goto('/register')
@@ -162,10 +169,17 @@ test('edit the profile and change the password', async ({ page, context }) => {
   await expect(sessions).toContainText('This device')
 
   await page.getByLabel('Current password').fill('Not-my-password-1')
+  // The next action retires the confirmation of the previous one.
+  await expect(page.getByText('Your name has been updated.')).toBeHidden()
   await page.getByLabel('New password', { exact: true }).fill(newPassword)
   await page.getByLabel('Confirm new password').fill(newPassword)
   await page.getByRole('button', { name: 'Change password' }).click()
-  await expect(formError(page)).toContainText('Your current password is incorrect.')
+  // A wrong current password is that field's error, and the focus goes there to retype it.
+  const current = page.getByLabel('Current password')
+  await expect(current).toHaveAttribute('aria-invalid', 'true')
+  await expect(current).toHaveAccessibleDescription('Your current password is incorrect.')
+  await expect(current).toBeFocused()
+  await expect(formError(page)).toHaveCount(0)
 
   await page.getByLabel('Current password').fill(password)
   await page.getByLabel('New password', { exact: true }).fill(newPassword)

@@ -2,6 +2,7 @@ import { expect } from '@playwright/test'
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
+  API_URL,
   addTodos,
   axeViolations,
   hydrated,
@@ -10,6 +11,7 @@ import {
   test,
   uniqueEmail,
   useEnglish,
+  visitorIp,
 } from './helpers'
 
 // After every list action the keyboard focus lands somewhere meaningful, never on the page body
@@ -115,4 +117,118 @@ test('the audit table scrolls sideways from the keyboard', async ({ page, contex
   await page.keyboard.press('ArrowRight')
   await expect.poll(() => region.evaluate((element) => element.scrollLeft)).toBeGreaterThan(0)
   expect(await axeViolations(page, ['scrollable-region-focusable', 'landmark-unique', 'aria-allowed-role'])).toEqual([])
+})
+
+test('profile and sessions from the keyboard: the focus stays where the user acted', async ({ page, context }) => {
+  const email = uniqueEmail('keys-profile')
+  const password = 'Koiki-keys-pass-1'
+  await registerViaApi(email, password)
+  // A second device, signed in straight through the API.
+  const other = await fetch(`${API_URL}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-For': visitorIp(), 'User-Agent': 'curl/8.5.0' },
+    body: new URLSearchParams({ username: email, password }),
+  })
+  expect(other.status).toBe(200)
+  await useEnglish(context)
+  await login(page, email, password)
+  await page.goto('/profile')
+  await hydrated(page)
+
+  // Save the name with the button, from the keyboard: the button keeps the focus.
+  await page.getByLabel('Full name').focus()
+  await page.keyboard.type('Keyboard Person')
+  await page.keyboard.press('Tab')
+  const save = page.getByRole('button', { name: 'Save', exact: true })
+  await expect(save).toBeFocused()
+  await page.keyboard.press('Enter')
+  await expect(page.getByText('Your name has been updated.')).toBeVisible()
+  await expect(save).toBeFocused()
+
+  // End the other device's session: the focus moves to the next session's button.
+  const list = page.getByTestId('session-list')
+  await expect(list.getByRole('button')).toHaveCount(2)
+  await list.getByRole('button', { name: 'End the session on curl' }).focus()
+  await page.keyboard.press('Enter')
+  await expect(page.getByText('Session ended.')).toBeVisible()
+  await expect(list.getByRole('button')).toHaveCount(1)
+  await expect(list.getByRole('button')).toBeFocused()
+
+  // "Log out everywhere" asks first; Escape keeps everything and gives the focus back.
+  const everywhere = page.getByRole('button', { name: 'Log out everywhere' })
+  await everywhere.focus()
+  await page.keyboard.press('Enter')
+  const dialog = page.getByRole('dialog', { name: 'Log out on every device?' })
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused()
+  await page.keyboard.press('Escape')
+  await expect(dialog).toBeHidden()
+  await expect(everywhere).toBeFocused()
+
+  // A wrong current password: the focus goes to that field, to type it again.
+  const current = page.getByLabel('Current password')
+  await current.focus()
+  await page.keyboard.type('Not-my-password-1')
+  await page.getByLabel('New password', { exact: true }).fill('Koiki-keys-pass-2')
+  await page.getByLabel('Confirm new password').fill('Koiki-keys-pass-2')
+  await page.getByRole('button', { name: 'Change password' }).focus()
+  await page.keyboard.press('Enter')
+  await expect(current).toHaveAttribute('aria-invalid', 'true')
+  await expect(current).toBeFocused()
+  await page.keyboard.press('ControlOrMeta+A')
+  await page.keyboard.type(password)
+  await page.keyboard.press('Enter')
+  await expect(page.getByText('Password changed. Your other sessions have been signed out.')).toBeVisible()
+  await expect(current).toBeFocused()
+})
+
+test('user administration from the keyboard: the focus follows each action', async ({ page, context }) => {
+  const member = uniqueEmail('keys-admin')
+  await registerViaApi(member, 'Koiki-keys-member-1')
+  await useEnglish(context)
+  await login(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+  await page.goto('/admin/users')
+  await hydrated(page)
+  await page.getByLabel('Search users').focus()
+  await page.keyboard.type(member)
+  await expect(page.getByTestId('user-row')).toHaveCount(1)
+  const row = page.getByTestId('user-row')
+
+  // Deactivate: the dialog starts on Cancel; confirming returns the focus to the row's button.
+  await row.getByRole('button', { name: `Deactivate ${member}` }).focus()
+  await page.keyboard.press('Enter')
+  const confirm = page.getByRole('dialog', { name: 'Deactivate this account?' })
+  await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused()
+  await page.keyboard.press('Tab')
+  await expect(confirm.getByRole('button', { name: 'Deactivate' })).toBeFocused()
+  await page.keyboard.press('Enter')
+  await expect(confirm).toBeHidden()
+  await expect(row).toContainText('Inactive')
+  const activate = row.getByRole('button', { name: `Activate ${member}` })
+  await expect(activate).toBeFocused()
+
+  // Activate needs no confirmation: the same button keeps the focus, now to deactivate again.
+  await page.keyboard.press('Enter')
+  await expect(row).toContainText('Active')
+  await expect(row.getByRole('button', { name: `Deactivate ${member}` })).toBeFocused()
+
+  // Roles: the dialog opens on its first choice; saving returns the focus to the Roles button.
+  const rolesButton = row.getByRole('button', { name: `Edit roles of ${member}` })
+  await rolesButton.focus()
+  await page.keyboard.press('Enter')
+  const roles = page.getByRole('dialog', { name: `Roles of ${member}` })
+  await expect(roles.getByRole('checkbox').first()).toBeFocused()
+  await roles.getByRole('button', { name: 'Save roles' }).focus()
+  await page.keyboard.press('Enter')
+  await expect(roles).toBeHidden()
+  await expect(rolesButton).toBeFocused()
+
+  // New user: the form starts on the email field; Escape closes it and the opener has the focus.
+  const newUser = page.getByRole('button', { name: 'New user' })
+  await newUser.focus()
+  await page.keyboard.press('Enter')
+  const dialog = page.getByRole('dialog', { name: 'New user' })
+  await expect(dialog.getByLabel('Email')).toBeFocused()
+  await page.keyboard.press('Escape')
+  await expect(dialog).toBeHidden()
+  await expect(newUser).toBeFocused()
 })

@@ -35,8 +35,9 @@ function onlyIn(locale: Locale): string[] {
 }
 
 const JAPANESE = /[\u3040-\u30ff\u3400-\u9fff]/
-// Words a Japanese page may show in Latin letters: the product's name and the switch's "English".
-const LATIN_ALLOWED = new Set(['KOIKI', 'Todo', 'English'])
+// Words a Japanese page may show in Latin letters: the product's name, the switch's "English" and
+// the file format the audit log downloads ("CSVをダウンロード", as Japanese software says it).
+const LATIN_ALLOWED = new Set(['KOIKI', 'Todo', 'English', 'CSV'])
 
 /**
  * What a visitor sees: the visible text outside the user's own words (marked translate="no":
@@ -104,6 +105,17 @@ test('every page speaks one language at a time', async ({ page, context, browser
   await login(page, ADMIN_EMAIL, ADMIN_PASSWORD)
   for (const locale of ['ja', 'en'] as const) {
     for (const path of SIGNED_IN_PAGES) await visit(page, context, path, locale)
+  }
+  // The dialogs too: the built-in roles' names and descriptions among them.
+  for (const locale of ['ja', 'en'] as const) {
+    const m = dictionaries[locale]
+    await visit(page, context, '/admin/users', locale)
+    await page.getByRole('button', { name: m.admin.newUser }).click()
+    const dialog = page.getByRole('dialog', { name: m.admin.newUserTitle })
+    await expect(dialog.getByRole('checkbox').first()).toBeVisible()
+    await expectOnly(page, locale)
+    await page.keyboard.press('Escape')
+    await expect(dialog).toBeHidden()
   }
   // The administrator holds both built-in roles: their names are translated.
   await visit(page, context, '/profile', 'ja')

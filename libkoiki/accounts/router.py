@@ -45,10 +45,14 @@ RoleManager = Annotated[User, require_permission("roles:manage")]
 
 @users_router.patch("/me", response_model=UserMe, summary="Update your own profile")
 async def update_my_profile(
-    data: ProfileUpdate, user: CurrentUser, session: SessionDep, source: AuditSourceDep
+    data: ProfileUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    source: AuditSourceDep,
 ) -> UserMe:
     updated = await service.update_profile(session, user, data, source=source)
-    return UserMe.from_user(updated)
+    return UserMe.from_user(updated, email_verification_required=settings.email_verification_on)
 
 
 @users_router.get("", response_model=Page[UserRead], summary="List users (users:read)")

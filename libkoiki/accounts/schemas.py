@@ -70,11 +70,20 @@ class UserRead(BaseModel):
 
 class UserMe(UserRead):
     permissions: list[str]
+    # The deployment's REQUIRE_EMAIL_VERIFICATION: whether an unconfirmed address matters at all
+    # (the admin list marks unconfirmed accounts only then).
+    email_verification_required: bool = False
 
     @classmethod
-    def from_user(cls, user: User) -> UserMe:
+    def from_user(cls, user: User, *, email_verification_required: bool = False) -> UserMe:
         profile = UserRead.model_validate(user).model_dump()
-        return cls.model_validate({**profile, "permissions": sorted(user.permission_codes)})
+        return cls.model_validate(
+            {
+                **profile,
+                "permissions": sorted(user.permission_codes),
+                "email_verification_required": email_verification_required,
+            }
+        )
 
 
 class UserCreate(BaseModel):

@@ -29,7 +29,7 @@ from libkoiki.accounts.schemas import (
     UserUpdate,
 )
 from libkoiki.accounts.superusers import lock_superusers, refuse_removing_last_superuser
-from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.audit.service import AuditSource, record_event, record_user_event
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import hash_password
 from libkoiki.auth.principals import principal_changed
@@ -319,13 +319,11 @@ async def update_profile(
         return user
     user.full_name = data.full_name
     user.updated_at = utcnow()
-    await record_event(
+    await record_user_event(
         session,
         action="user.update",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={"self": True, "changes": {"full_name": data.full_name}},
     )

@@ -21,6 +21,9 @@ class AuditEventRead(BaseModel):
     outcome: Outcome
     target_type: str | None
     target_id: str | None
+    # What the target is, read when the list is: the user's e-mail, the role's name, the
+    # session's browser/system; a short id once the target is gone.
+    target_label: str | None = None
     ip: str | None
     user_agent: str | None
     request_id: str | None

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libkoiki.accounts.models import EMAIL_MAX_LENGTH
+from libkoiki.accounts.models import EMAIL_MAX_LENGTH, Role, User
 from libkoiki.audit.models import USER_AGENT_MAX_LENGTH, AuditEvent
 from libkoiki.audit.schemas import Outcome
+from libkoiki.auth.models import AuthSession
 from libkoiki.pagination import PageParams, paginate
 
 OUTCOMES = get_args(Outcome)
@@ -111,23 +112,139 @@ async def record_event(
     session.add(event)
 
 
-async def list_events(
+async def record_user_event(
     session: AsyncSession,
     *,
-    actor_id: int | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    page: PageParams,
-) -> tuple[list[AuditEvent], int]:
+    action: str,
+    user_id: int,
+    email: str,
+    request: Request | AuditSource | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An event a user caused on their own account: they are both the actor and the target."""
+    await record_event(
+        session,
+        action=action,
+        actor_id=user_id,
+        actor_email=email,
+        target_type="user",
+        target_id=str(user_id),
+        request=request,
+        details=details,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """The audit list's filters; the CSV export takes the same ones."""
+
+    actor_id: int | None = None
+    # Part of the actor's e-mail, any case: readers know people by address, not by id.
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def filtered_events(filters: EventFilters) -> Select[AuditEvent]:
     query = select(AuditEvent)
-    if actor_id is not None:
-        query = query.where(AuditEvent.actor_id == actor_id)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    if since is not None:
-        query = query.where(AuditEvent.occurred_at >= since)
-    if until is not None:
-        query = query.where(AuditEvent.occurred_at < until)
-    newest_first = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    return await paginate(session, newest_first, page)
+    if filters.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.actor:
+        query = query.where(
+            func.lower(AuditEvent.actor_email).contains(filters.actor.lower(), autoescape=True)
+        )
+    if filters.action is not None:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.since is not None:
+        query = query.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEvent.occurred_at < filters.until)
+    return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
+async def list_events(
+    session: AsyncSession, filters: EventFilters, *, page: PageParams
+) -> tuple[list[AuditEvent], int]:
+    return await paginate(session, filtered_events(filters), page)
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("HeadlessChrome/", "Headless Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python-httpx", "Python"),
+    ("python-requests", "Python"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Mac OS X", "macOS"),
+    ("Windows", "Windows"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(agent: str | None) -> str | None:
+    """A short device name for a User-Agent, e.g. "Firefox/Windows"; None if unrecognised."""
+    if not agent:
+        return None
+    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
+    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
+    parts = [part for part in (browser, system) if part]
+    return "/".join(parts) if parts else None
+
+
+def short_target_id(target_type: str | None, target_id: str) -> str:
+    """What is left to show of a target that no longer exists."""
+    if target_id.isdigit():
+        return f"#{target_id}"
+    return target_id[:8] if target_type == "session" else target_id[:16]
+
+
+def _is_row_id(value: str) -> bool:
+    # Ten digits may exceed the integer column: such an id cannot name a row, and asking
+    # PostgreSQL would be an error rather than no match.
+    return value.isdigit() and len(value) < 10
+
+
+async def target_labels(
+    session: AsyncSession, events: list[AuditEvent]
+) -> dict[tuple[str, str], str]:
+    """A readable name for each event's target, one query per target type on the page.
+
+    Read now, not when the event was written: a user is shown under today's address. A target
+    that is gone falls back to a short id.
+    """
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        if event.target_type and event.target_id:
+            wanted.setdefault(event.target_type, set()).add(event.target_id)
+    labels: dict[tuple[str, str], str] = {}
+    user_ids = {int(i) for i in wanted.get("user", ()) if _is_row_id(i)}
+    if user_ids:
+        rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+        labels.update({("user", str(id_)): email for id_, email in rows})
+    role_ids = {int(i) for i in wanted.get("role", ()) if _is_row_id(i)}
+    if role_ids:
+        rows = await session.execute(select(Role.id, Role.name).where(Role.id.in_(role_ids)))
+        labels.update({("role", str(id_)): name for id_, name in rows})
+    session_ids = wanted.get("session", set())
+    if session_ids:
+        agents = await session.execute(
+            select(AuthSession.id, AuthSession.user_agent).where(AuthSession.id.in_(session_ids))
+        )
+        for session_id, agent in agents:
+            device = describe_agent(agent)
+            if device:
+                labels[("session", session_id)] = device
+    for target_type, ids in wanted.items():
+        for target_id in ids:
+            labels.setdefault((target_type, target_id), short_target_id(target_type, target_id))
+    return labels

@@ -32,7 +32,7 @@ from libkoiki.accounts.service import (
     get_user_by_email,
     normalize_email,
 )
-from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.audit.service import AuditSource, record_event, record_user_event
 from libkoiki.auth import onetime
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import get_password_hasher
@@ -117,13 +117,11 @@ async def register(
         if not verify:
             raise
         return await _taken(db, settings, email=email, code=conflict.code, source=source)
-    await record_event(
+    await record_user_event(
         db,
         action="user.create",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={"via": "register", "email_verification": verify},
     )
@@ -169,13 +167,11 @@ async def resend_verification(
                 logger.info("email_verification_resend_no_account")
                 return
             mail = await _issue_verification(db, settings, user)
-            await record_event(
+            await record_user_event(
                 db,
                 action="auth.email_verification",
-                actor_id=user.id,
-                actor_email=user.email,
-                target_type="user",
-                target_id=str(user.id),
+                user_id=user.id,
+                email=user.email,
                 request=source,
                 details={"stage": "resent"},
             )
@@ -201,13 +197,11 @@ async def confirm_email(db: AsyncSession, *, token: str, source: AuditSource) ->
         raise invalid
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-    await record_event(
+    await record_user_event(
         db,
         action="auth.email_verification",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={"stage": "completed"},
     )

@@ -186,8 +186,8 @@ async def revoke_all_tokens(user: CurrentUser, session: SessionDep, source: Audi
 
 
 @router.get("/me", response_model=UserMe)
-async def me(user: CurrentUser) -> UserMe:
-    return UserMe.from_user(user)
+async def me(user: CurrentUser, settings: SettingsDep) -> UserMe:
+    return UserMe.from_user(user, email_verification_required=settings.email_verification_on)
 
 
 @router.post(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import raiseload
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
 from libkoiki.accounts.service import get_user, get_user_by_email, normalize_email
-from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.audit.service import AuditSource, record_event, record_user_event
 from libkoiki.auth import lockout, metrics, onetime
 from libkoiki.auth.dependencies import Authenticated, unauthorized
 from libkoiki.auth.models import AuthSession
@@ -266,14 +266,8 @@ async def logout(
 async def revoke_all(db: AsyncSession, user: User, *, source: AuditSource) -> None:
     user_id, email = user.id, user.email
     await revoke_all_sessions(db, user_id, reason="revoke_all")
-    await record_event(
-        db,
-        action="auth.revoke_all",
-        actor_id=user_id,
-        actor_email=email,
-        target_type="user",
-        target_id=str(user_id),
-        request=source,
+    await record_user_event(
+        db, action="auth.revoke_all", user_id=user_id, email=email, request=source
     )
     await db.commit()
 
@@ -340,14 +334,8 @@ async def change_password(
     await revoke_all_sessions(
         db, user_id, reason="password_change", keep_session_id=auth.claims.session_id
     )
-    await record_event(
-        db,
-        action="auth.password_change",
-        actor_id=user_id,
-        actor_email=email,
-        target_type="user",
-        target_id=str(user_id),
-        request=source,
+    await record_user_event(
+        db, action="auth.password_change", user_id=user_id, email=email, request=source
     )
     await db.commit()
 
@@ -394,15 +382,14 @@ async def request_password_reset(
                 purpose="password_reset",
                 lifetime=timedelta(minutes=settings.password_reset_token_expire_minutes),
             )
-            await record_event(
+            # Its own action: a request proves nothing about who holds the mailbox, so it must
+            # not read as a completed reset.
+            await record_user_event(
                 db,
-                action="auth.password_reset",
-                actor_id=user.id,
-                actor_email=user.email,
-                target_type="user",
-                target_id=str(user.id),
+                action="auth.password_reset_requested",
+                user_id=user.id,
+                email=user.email,
                 request=source,
-                details={"stage": "requested"},
             )
             await db.commit()
             to = user.email
@@ -436,13 +423,11 @@ async def confirm_password_reset(
     await revoke_all_sessions(db, user_id, reason="password_reset")
     # Whoever can read the mailbox owns the account: lift a lockout caused by guessing.
     await lockout.clear_failures(db, email=email)
-    await record_event(
+    await record_user_event(
         db,
         action="auth.password_reset",
-        actor_id=user_id,
-        actor_email=email,
-        target_type="user",
-        target_id=str(user_id),
+        user_id=user_id,
+        email=email,
         request=source,
         details={"stage": "completed"},
     )

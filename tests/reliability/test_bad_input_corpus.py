@@ -64,6 +64,9 @@ UNSTORABLE_PARAMETERS = [
     ("GET", "/api/v1/users?q=%00", "q"),
     ("GET", f"/api/v1/audit-events?actor_id={INT32_OVERFLOW}", "actor_id"),
     ("GET", "/api/v1/audit-events?action=auth.%00", "action"),
+    ("GET", "/api/v1/audit-events?actor=a%00", "actor"),
+    ("GET", f"/api/v1/audit-events/export?actor_id={INT32_OVERFLOW}", "actor_id"),
+    ("GET", "/api/v1/audit-events/export?actor=%00", "actor"),
     ("DELETE", "/api/v1/auth/sessions/a%00b", "session_id"),
 ]
 

@@ -152,7 +152,16 @@ export function mapApiError(
     if (!form) form = Object.keys(fields).length > 0 ? null : m.errors.validation_error
     return { fields, form, requestId }
   }
+  // Errors that concern one field go beside it when the form has that field.
+  const field = error.code ? CODE_FIELDS[error.code] : undefined
+  if (field && knownFields.includes(field)) {
+    return { fields: { [field]: errorMessage(error, m) }, form: null, requestId }
+  }
   return { fields, form: errorMessage(error, m), requestId }
+}
+
+const CODE_FIELDS: Record<string, string> = {
+  invalid_password: 'current_password',
 }
 
 /** One translated sentence for a non-validation error. */

@@ -252,6 +252,42 @@ async def test_an_administrator_marks_an_address_verified_and_it_is_audited(
     assert details["changes"] == {"email_verified": True}
 
 
+async def test_the_ui_learns_whether_verification_matters_and_admins_may_vouch(
+    verifying: httpx.AsyncClient, client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    admin = await make_superuser_verified(verifying, db_session)
+    me = await verifying.get(f"{AUTH}/me", headers=admin.headers)
+    assert me.json()["email_verification_required"] is True
+    renamed = await verifying.patch(
+        "/api/v1/users/me", headers=admin.headers, json={"full_name": "Root"}
+    )
+    assert renamed.json()["email_verification_required"] is True
+
+    # An account an admin creates stays unconfirmed unless the admin vouches for the address.
+    created = {}
+    for vouched in (False, True):
+        email = unique_email("made")
+        response = await verifying.post(
+            "/api/v1/users",
+            headers=admin.headers,
+            json={"email": email, "password": DEFAULT_PASSWORD, "email_verified": vouched},
+        )
+        assert response.status_code == 201, response.text
+        created[vouched] = email
+        assert (response.json()["email_verified_at"] is not None) is vouched
+    assert (await login(verifying, created[True], DEFAULT_PASSWORD)).status_code == 200
+    refused = await login(verifying, created[False], DEFAULT_PASSWORD)
+    assert refused.json()["code"] == "email_not_verified"
+
+    plain = await client.post(
+        f"{AUTH}/register", json={"email": unique_email("off"), "password": DEFAULT_PASSWORD}
+    )
+    assert plain.status_code == 201
+    token = (await login(client, plain.json()["email"], DEFAULT_PASSWORD)).json()["access_token"]
+    off = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+    assert off.json()["email_verification_required"] is False
+
+
 async def make_superuser_verified(
     client: httpx.AsyncClient, db_session: AsyncSession
 ) -> AuthedUser:

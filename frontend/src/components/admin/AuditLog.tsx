@@ -8,6 +8,7 @@ import { ScrollRegion } from '@/components/ScrollRegion'
 import { useLoader } from '@/components/useLoader'
 import { useI18n } from '@/i18n/client'
 import type { AuditEvent, Page } from '@/lib/api/types'
+import { describeTarget, eventActionName, type TargetText } from '@/lib/audit'
 import { api } from '@/lib/client/bff'
 import { formatDateTime } from '@/lib/dates'
 
@@ -19,7 +20,10 @@ export const AUDIT_ACTIONS = [
   'auth.logout',
   'auth.refresh_reuse',
   'auth.password_change',
+  'auth.password_reset_requested',
   'auth.password_reset',
+  'auth.register_taken',
+  'auth.email_verification',
   'auth.session_revoke',
   'auth.revoke_all',
   'user.create',
@@ -32,12 +36,12 @@ export const AUDIT_ACTIONS = [
 
 interface Filters {
   action: string
-  actor_id: string
+  actor: string
   since: string
   until: string
 }
 
-const EMPTY: Filters = { action: '', actor_id: '', since: '', until: '' }
+const EMPTY: Filters = { action: '', actor: '', since: '', until: '' }
 
 function dayBoundary(value: string, end: boolean): string | undefined {
   if (!value) return undefined
@@ -45,6 +49,38 @@ function dayBoundary(value: string, end: boolean): string | undefined {
   if (!y || !m || !d) return undefined
   const date = end ? new Date(y, m - 1, d, 23, 59, 59, 999) : new Date(y, m - 1, d)
   return date.toISOString()
+}
+
+/** The API's query for these filters: the list and the CSV export ask for the same events. */
+function filterQuery(filters: Filters): Record<string, string | undefined> {
+  return {
+    action: filters.action || undefined,
+    actor: filters.actor || undefined,
+    since: dayBoundary(filters.since, false),
+    until: dayBoundary(filters.until, true),
+  }
+}
+
+function exportHref(filters: Filters): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(filterQuery(filters))) {
+    if (value !== undefined) query.set(key, value)
+  }
+  const search = query.toString()
+  return `/api/bff/audit-events/export${search ? `?${search}` : ''}`
+}
+
+/** The target's text with its data (an address, a device) marked as not for translation. */
+function Target({ text, data }: TargetText) {
+  const at = data ? text.indexOf(data) : -1
+  if (!data || at < 0) return <>{text}</>
+  return (
+    <>
+      {text.slice(0, at)}
+      <span translate="no">{data}</span>
+      {text.slice(at + data.length)}
+    </>
+  )
 }
 
 export function AuditLog() {
@@ -60,10 +96,7 @@ export function AuditLog() {
         query: {
           skip,
           limit: LIMIT,
-          action: filters.action || undefined,
-          actor_id: filters.actor_id || undefined,
-          since: dayBoundary(filters.since, false),
-          until: dayBoundary(filters.until, true),
+          ...filterQuery(filters),
         },
       }),
     [skip, filters],
@@ -75,12 +108,11 @@ export function AuditLog() {
     const data = new FormData(event.currentTarget)
     const next: Filters = {
       action: String(data.get('action') ?? ''),
-      actor_id: String(data.get('actor_id') ?? '').trim(),
+      actor: String(data.get('actor') ?? '').trim(),
       since: String(data.get('since') ?? ''),
       until: String(data.get('until') ?? ''),
     }
     const errors: Record<string, string> = {}
-    if (next.actor_id && !/^\d+$/.test(next.actor_id)) errors.actor_id = m.validation.number
     // A range that ends before it starts matches nothing: say why, on the field, instead.
     if (next.since && next.until && next.since > next.until) errors.until = m.validation.dateOrder
     if (Object.keys(errors).length > 0) {
@@ -103,6 +135,10 @@ export function AuditLog() {
           <h1>{m.admin.auditTitle}</h1>
           <p>{m.admin.auditIntro}</p>
         </div>
+        {/* A plain link: the browser streams the file to disk through the BFF, cookies and all. */}
+        <a className="btn btn-secondary" href={exportHref(filters)} download>
+          {m.admin.exportCsv}
+        </a>
       </div>
       <section className="card" aria-labelledby="audit-filters">
         <h2 id="audit-filters" className="card-heading">
@@ -122,13 +158,14 @@ export function AuditLog() {
               ))}
             </select>
           </div>
-          <div className="filter-narrow">
+          <div className="filter-wide">
             <Field
-              label={m.admin.actorId}
-              name="actor_id"
-              inputMode="numeric"
-              defaultValue={filters.actor_id}
-              error={fieldErrors.actor_id}
+              label={m.admin.actorEmail}
+              name="actor"
+              type="search"
+              autoComplete="off"
+              placeholder={m.admin.actorEmailPlaceholder}
+              defaultValue={filters.actor}
             />
           </div>
           <div className="filter-date">
@@ -175,7 +212,7 @@ export function AuditLog() {
                   <th scope="col" className="hide-sm">
                     {m.admin.target}
                   </th>
-                  <th scope="col" className="hide-sm">
+                  <th scope="col" className="hide-sm nowrap">
                     {m.admin.ip}
                   </th>
                 </tr>
@@ -188,7 +225,7 @@ export function AuditLog() {
                     </td>
                     <td data-label={m.admin.actor}>{event.actor_email ?? (event.actor_id !== null ? `#${event.actor_id}` : m.admin.system)}</td>
                     <td data-label={m.admin.action}>
-                      {actionName(event.action)}
+                      {eventActionName(event, m)}
                       <div className="mono muted">{event.action}</div>
                     </td>
                     <td data-label={m.admin.outcome}>
@@ -196,10 +233,8 @@ export function AuditLog() {
                         {event.outcome === 'success' ? m.admin.success : m.admin.failure}
                       </span>
                     </td>
-                    <td data-label={m.admin.target} className="hide-sm muted">
-                      {event.target_type
-                        ? `${m.admin.targetTypes[event.target_type] ?? event.target_type}${event.target_id ? ` #${event.target_id}` : ''}`
-                        : '—'}
+                    <td data-label={m.admin.target} className="hide-sm muted" data-testid="audit-target">
+                      <Target {...describeTarget(event, m)} />
                     </td>
                     <td data-label={m.admin.ip} className="hide-sm mono muted">{event.ip ?? '—'}</td>
                   </tr>

@@ -16,6 +16,8 @@ interface Props {
   open: boolean
   /** Null when the administrator may not list roles: the account then gets the API's default. */
   roles: Role[] | null
+  /** Verification is required: the administrator may vouch for the address (off by default). */
+  offerVerified: boolean
   onCreated: (user: User) => void
   onClose: () => void
 }
@@ -26,7 +28,7 @@ const DEFAULT_ROLE = 'user'
  * An administrator creates an account with an initial password, which its owner can change.
  * Give it a new `key` each time it opens, so every opening starts from an empty form.
  */
-export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
+export function NewUserDialog({ open, roles, offerVerified, onCreated, onClose }: Props) {
   const { m } = useI18n()
   const modal = useModal(open, onClose)
   const titleId = useId()
@@ -52,6 +54,7 @@ export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
           email: values.email,
           password: values.password,
           full_name: values.full_name || null,
+          email_verified: offerVerified && data.get('email_verified') === 'on',
           ...(roles === null ? {} : { roles: data.getAll('roles').map(String) }),
         },
       })
@@ -78,6 +81,15 @@ export function NewUserDialog({ open, roles, onCreated, onClose }: Props) {
             confirmLabel={m.auth.confirmPassword}
             errors={fields}
           />
+          {offerVerified ? (
+            <label className="checkbox">
+              <input type="checkbox" name="email_verified" />
+              <span>
+                <strong>{m.admin.emailVerified}</strong>
+                <span className="hint"> — {m.admin.emailVerifiedHint}</span>
+              </span>
+            </label>
+          ) : null}
           {roles === null ? null : (
             <fieldset className="role-editor">
               <legend className="label">{m.admin.roles}</legend>

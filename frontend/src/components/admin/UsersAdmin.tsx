@@ -1,6 +1,6 @@
 'use client'
 
-import { useCallback, useEffect, useId, useState } from 'react'
+import { useCallback, useEffect, useId, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
@@ -24,6 +24,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const me = useUser()
   const searchId = useId()
   const [searchText, setSearchText] = useState('')
+  const searchTyped = useRef(false)
   const [q, setQ] = useState('')
   const [skip, setSkip] = useState(0)
   const fetchUsers = useCallback(
@@ -47,16 +48,34 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
   const [toDeactivate, setToDeactivate] = useState<User | null>(null)
   const [toast, showToast] = useToast()
 
+  // An unconfirmed address only matters where the deployment requires confirmation.
+  const showUnverified = me.email_verification_required
+
   // Search as you type, once typing pauses; a new search starts on the first page.
   useEffect(() => {
+    const next = searchText.trim()
+    if (next === q) return
     const timer = window.setTimeout(() => {
-      setQ(searchText.trim())
+      setQ(next)
       setSkip(0)
     }, 300)
     return () => window.clearTimeout(timer)
-  }, [searchText])
+  }, [searchText, q])
+
+  // The list is in creation order: a new account is on the last page of the unfiltered list.
+  async function showNewest() {
+    setSearchText('')
+    setQ('')
+    searchTyped.current = false
+    const all = await api<Page<User>>('/users', { query: { limit: 1 } }).catch(() => null)
+    // A search typed meanwhile wins over the jump.
+    if (searchTyped.current) return
+    setSkip(all ? Math.floor(Math.max(all.total - 1, 0) / LIMIT) * LIMIT : 0)
+    reload()
+  }
 
   async function setActive(user: User, active: boolean) {
+    if (busyId !== null) return
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { is_active: active } })
@@ -71,6 +90,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
 
   // The administrator vouches for the address (audited by the API); nothing un-verifies it.
   async function markVerified(user: User) {
+    if (busyId !== null) return
     setBusyId(user.id)
     try {
       await api(`/users/${user.id}`, { method: 'PATCH', json: { email_verified: true } })
@@ -130,7 +150,10 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
               className="input"
               placeholder={m.admin.searchUsersPlaceholder}
               value={searchText}
-              onChange={(event) => setSearchText(event.target.value)}
+              onChange={(event) => {
+                searchTyped.current = true
+                setSearchText(event.target.value)
+              }}
             />
           </div>
         </div>
@@ -152,7 +175,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                   </th>
                   <th scope="col">{m.admin.status}</th>
                   <th scope="col">{m.admin.roles}</th>
-                  <th scope="col" className="hide-sm">
+                  <th scope="col" className="hide-sm nowrap">
                     {m.admin.created}
                   </th>
                   {canWrite ? <th scope="col">{m.admin.actions}</th> : null}
@@ -173,7 +196,9 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                       <span className={`badge ${user.is_active ? 'badge-success' : 'badge-danger'}`}>
                         {user.is_active ? m.admin.active : m.admin.inactive}
                       </span>
-                      {user.email_verified_at ? null : <span className="badge badge-spaced">{m.admin.unverified}</span>}
+                      {showUnverified && !user.email_verified_at ? (
+                        <span className="badge badge-spaced">{m.admin.unverified}</span>
+                      ) : null}
                     </td>
                     <td data-label={m.admin.roles}>
                       {user.roles.length > 0 ? (
@@ -186,7 +211,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                         <span className="muted">—</span>
                       )}
                     </td>
-                    <td data-label={m.admin.created} className="hide-sm muted">{formatDate(user.created_at, locale)}</td>
+                    <td data-label={m.admin.created} className="hide-sm muted nowrap">{formatDate(user.created_at, locale)}</td>
                     {canWrite ? (
                       <td data-label={m.admin.actions}>
                         <div className="todo-actions">
@@ -197,18 +222,18 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
                               aria-label={format(user.is_active ? m.admin.deactivateUser : m.admin.activateUser, {
                                 email: user.email,
                               })}
-                              disabled={busyId === user.id}
+                              aria-disabled={busyId === user.id}
                               onClick={() => (user.is_active ? setToDeactivate(user) : setActive(user, true))}
                             >
                               {user.is_active ? m.admin.deactivate : m.admin.activate}
                             </button>
                           ) : null}
-                          {user.email_verified_at ? null : (
+                          {!showUnverified || user.email_verified_at ? null : (
                             <button
                               type="button"
                               className="btn btn-ghost btn-sm"
                               aria-label={format(m.admin.markVerifiedFor, { email: user.email })}
-                              disabled={busyId === user.id}
+                              aria-disabled={busyId === user.id}
                               onClick={() => markVerified(user)}
                             >
                               {m.admin.markVerified}
@@ -250,12 +275,12 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
         key={newUserForm}
         open={creating}
         roles={roles}
+        offerVerified={showUnverified}
         onCreated={(user) => {
           setCreating(false)
           showToast((t) => format(t.admin.userCreated, { email: user.email }))
-          // Show the new account: search for it from the first page.
-          setSearchText(user.email)
-          reload()
+          // Show the new account without leaving its address in the search box.
+          void showNewest()
         }}
         onClose={() => setCreating(false)}
       />

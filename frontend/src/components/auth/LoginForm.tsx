@@ -1,12 +1,13 @@
 'use client'
 
 import Link from 'next/link'
-import { useState, type FormEvent } from 'react'
+import { useEffect, useState, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate, request } from '@/lib/client/bff'
+import { takeNewAccount } from '@/lib/client/new-account'
 import { ApiError } from '@/lib/errors'
 import { validateLogin } from '@/lib/validation'
 
@@ -28,6 +29,18 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
     verified: { text: m.auth.verified, tone: 'success' },
   }
   const notice = reason ? notices[reason] : null
+
+  // Just registered: the address is filled in, the password is what is left to type.
+  useEffect(() => {
+    if (reason !== 'registered') return
+    const email = takeNewAccount()
+    const form = formRef.current
+    const input = form?.elements.namedItem('email')
+    const password = form?.elements.namedItem('password')
+    if (!email || !(input instanceof HTMLInputElement) || input.value) return
+    input.value = email
+    if (password instanceof HTMLInputElement) password.focus()
+  }, [reason, formRef])
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()

@@ -9,6 +9,7 @@ import { useFormErrors } from '@/components/useForm'
 import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
+import { rememberNewAccount } from '@/lib/client/new-account'
 import { accountValues, validateRegister } from '@/lib/validation'
 
 export function RegisterForm() {
@@ -32,6 +33,7 @@ export function RegisterForm() {
         setMailedTo(values.email)
         return
       }
+      rememberNewAccount(values.email)
       hardNavigate('/login?reason=registered')
     } catch (error) {
       fail(error)

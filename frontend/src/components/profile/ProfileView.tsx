@@ -1,7 +1,7 @@
 'use client'
 
 import { useRouter } from 'next/navigation'
-import { useCallback, useEffect, useState, useSyncExternalStore, type FormEvent } from 'react'
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Field } from '@/components/Field'
@@ -32,16 +32,42 @@ export function ProfileView() {
   )
 }
 
+/**
+ * A confirmation that holds until the next thing the user does on the page (typing, a button,
+ * another form): it reports the last action, not one from several actions ago.
+ */
+function useNotice(): [boolean, (shown: boolean) => void] {
+  const [shown, setShown] = useState(false)
+  useEffect(() => {
+    if (!shown) return
+    const hide = (event: Event) => {
+      if (event.type !== 'click' || (event.target instanceof Element && event.target.closest('button, a'))) {
+        setShown(false)
+      }
+    }
+    // Attached after the click that showed it has finished, so that click does not hide it.
+    const timer = window.setTimeout(() => {
+      for (const type of ['input', 'submit', 'click']) document.addEventListener(type, hide, true)
+    })
+    return () => {
+      window.clearTimeout(timer)
+      for (const type of ['input', 'submit', 'click']) document.removeEventListener(type, hide, true)
+    }
+  }, [shown])
+  return [shown, setShown]
+}
+
 function AccountCard() {
   const { m } = useI18n()
   const user = useUser()
   const router = useRouter()
   const { formRef, fields, problem, check, fail } = useFormErrors(['full_name'])
   const [busy, setBusy] = useState(false)
-  const [saved, setSaved] = useState(false)
+  const [saved, setSaved] = useNotice()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
+    if (busy) return
     const fullName = String(new FormData(event.currentTarget).get('full_name') ?? '').trim()
     if (!check(fullName.length > 100 ? { full_name: format(m.validation.tooLong, { max: 100 }) } : {})) return
     setBusy(true)
@@ -93,7 +119,7 @@ function AccountCard() {
               error={fields.full_name}
             />
           </div>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <button type="submit" className="btn btn-primary" aria-disabled={busy}>
             {busy ? m.common.saving : m.common.save}
           </button>
         </div>
@@ -106,10 +132,11 @@ function PasswordCard() {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['current_password', 'new_password', 'confirm'])
   const [busy, setBusy] = useState(false)
-  const [done, setDone] = useState(false)
+  const [done, setDone] = useNotice()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
+    if (busy) return
     const form = event.currentTarget
     const data = new FormData(form)
     const values = {
@@ -152,7 +179,7 @@ function PasswordCard() {
         />
         <NewPasswordFields name="new_password" label={m.profile.newPassword} confirmLabel={m.profile.confirmPassword} errors={fields} />
         <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <button type="submit" className="btn btn-primary" aria-disabled={busy}>
             {busy ? m.common.saving : m.profile.changePassword}
           </button>
         </div>
@@ -193,6 +220,20 @@ function SessionsCard() {
   // Ending the session of this very device logs the user out at once: it asks first.
   const [confirmHere, setConfirmHere] = useState<Session | null>(null)
   const [busyId, setBusyId] = useState<string | null>(null)
+  const listRef = useRef<HTMLUListElement>(null)
+  const everywhereRef = useRef<HTMLButtonElement>(null)
+  // Where the ended session's row was: its End button had the focus, the next row's gets it.
+  const focusRow = useRef<{ index: number; before: Session[] | null } | null>(null)
+
+  useEffect(() => {
+    // Once the reloaded list (without the ended session) is on screen.
+    const pending = focusRow.current
+    if (pending === null || sessions === pending.before) return
+    focusRow.current = null
+    const buttons = listRef.current?.querySelectorAll<HTMLButtonElement>('button') ?? []
+    const next = buttons[Math.min(pending.index, buttons.length - 1)] ?? everywhereRef.current
+    next?.focus()
+  }, [sessions])
 
   useEffect(() => {
     window.addEventListener('koiki:sessions-changed', reload)
@@ -200,6 +241,7 @@ function SessionsCard() {
   }, [reload])
 
   async function revoke(session: Session) {
+    if (busyId !== null) return
     setBusyId(session.id)
     setRevoked(false)
     try {
@@ -210,6 +252,7 @@ function SessionsCard() {
       }
       setRevoked(true)
       setActionProblem(NO_PROBLEM)
+      focusRow.current = { index: Math.max(sessions?.findIndex((item) => item.id === session.id) ?? 0, 0), before: sessions }
       reload()
     } catch (error) {
       const mapped = mapApiError(error, m)
@@ -237,7 +280,7 @@ function SessionsCard() {
         {sessions === null && !problem.message ? <p className="hint">{m.app.loading}</p> : null}
         {sessions && sessions.length === 0 ? <p className="hint">{m.profile.noSessions}</p> : null}
         {sessions && sessions.length > 0 ? (
-          <ul className="session-list" data-testid="session-list">
+          <ul className="session-list" data-testid="session-list" ref={listRef}>
             {sessions.map((session) => {
               const device = describeAgent(session.user_agent) ?? m.profile.unknownDevice
               return (
@@ -263,7 +306,7 @@ function SessionsCard() {
                     type="button"
                     className="btn btn-danger-ghost btn-sm"
                     aria-label={format(m.profile.revokeSession, { device })}
-                    disabled={busyId === session.id}
+                    aria-disabled={busyId === session.id}
                     onClick={() => (session.current ? setConfirmHere(session) : revoke(session))}
                   >
                     {m.profile.revoke}
@@ -274,7 +317,7 @@ function SessionsCard() {
           </ul>
         ) : null}
         <div>
-          <button type="button" className="btn btn-secondary" onClick={() => setConfirmAll(true)}>
+          <button type="button" className="btn btn-secondary" ref={everywhereRef} onClick={() => setConfirmAll(true)}>
             {m.profile.signOutEverywhere}
           </button>
         </div>

@@ -72,7 +72,7 @@ export function NewTodoForm({ onCreate }: { onCreate: (values: TodoChanges) => P
         noValidate
       >
         <FormError message={problem.message} requestId={problem.requestId} />
-        <div className="row">
+        <div className="row row-top">
           <div className="grow">
             <Field
               label={m.todos.taskTitle}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { apiPathFrom, isProxied, isPublic } from '@/lib/server/bff-routes'
+import { apiPathFrom, isDownload, isProxied, isPublic } from '@/lib/server/bff-routes'
 
 describe('BFF allow-list', () => {
   it('proxies the API the pages use', () => {
@@ -7,6 +7,12 @@ describe('BFF allow-list', () => {
     expect(isProxied('PATCH', '/todos/12')).toBe(true)
     expect(isProxied('DELETE', '/auth/sessions/0b7f2a3c-1d2e-4f5a-9b8c-7d6e5f4a3b2c')).toBe(true)
     expect(isProxied('GET', '/audit-events')).toBe(true)
+    expect(isProxied('GET', '/audit-events/export')).toBe(true)
+  })
+
+  it('streams only the downloads', () => {
+    expect(isDownload('/audit-events/export')).toBe(true)
+    expect(isDownload('/audit-events')).toBe(false)
   })
 
   it('never proxies the token endpoints, whose bodies carry tokens', () => {
@@ -17,6 +23,7 @@ describe('BFF allow-list', () => {
 
   it('refuses other methods and paths', () => {
     expect(isProxied('DELETE', '/todos')).toBe(false)
+    expect(isProxied('POST', '/audit-events/export')).toBe(false)
     expect(isProxied('GET', '/todos/abc')).toBe(false)
     expect(isProxied('GET', apiPathFrom(['todos', '..', 'auth', 'refresh']))).toBe(false)
     expect(isProxied('GET', '/metrics')).toBe(false)

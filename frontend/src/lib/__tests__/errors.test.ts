@@ -102,6 +102,10 @@ describe('mapApiError', () => {
       en.errors.invalid_credentials,
     )
     expect(mapApiError(new ApiError(409, { code: 'email_taken' }), ja).form).toBe(ja.errors.email_taken)
+    // A wrong current password is the current password field's error, where the form has one.
+    const wrong = mapApiError(new ApiError(400, { code: 'invalid_password' }), ja, ['current_password'])
+    expect(wrong.fields).toEqual({ current_password: ja.errors.invalid_password })
+    expect(wrong.form).toBeNull()
     expect(mapApiError(new ApiError(404, { code: 'something_new' }), en).form).toBe(en.errors.not_found)
     expect(mapApiError(new ApiError(500, { code: 'internal_error' }), en).form).toBe(
       'Something went wrong (500). Please try again in a moment.',

@@ -12,6 +12,8 @@ export interface ApiCallOptions {
   /** The browser's request, whose client address and user agent the API should see. */
   from?: IncomingRequest
   search?: string
+  /** A download read as it streams: the timeout covers the wait for the answer, not the body. */
+  streamed?: boolean
 }
 
 export interface IncomingRequest {
@@ -51,16 +53,21 @@ export async function callApi(path: string, options: ApiCallOptions = {}): Promi
   }
   if (options.token) headers.Authorization = `Bearer ${options.token}`
   const url = `${apiBaseUrl()}${path}${options.search ?? ''}`
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new Error('timeout')), API_TIMEOUT_MS)
   try {
-    return await fetch(url, {
+    const response = await fetch(url, {
       method: options.method ?? 'GET',
       headers,
       body,
       cache: 'no-store',
       redirect: 'manual',
-      signal: AbortSignal.timeout(API_TIMEOUT_MS),
+      signal: controller.signal,
     })
+    if (options.streamed) clearTimeout(timer)
+    return response
   } catch (error) {
+    clearTimeout(timer)
     throw new ApiUnreachable(`API unreachable: ${(error as Error).message}`)
   }
 }

@@ -15,10 +15,17 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp]> = [
   ['PATCH DELETE', /^\/roles\/\d{1,12}$/],
   ['PUT', /^\/roles\/\d{1,12}\/permissions$/],
   ['GET', /^\/permissions$/],
-  ['GET', /^\/audit-events$/],
+  ['GET', /^\/audit-events(\/export)?$/],
   ['GET POST', /^\/todos$/],
   ['GET PUT PATCH DELETE', /^\/todos\/\d{1,12}$/],
 ]
+
+/** Downloads, passed on as they stream in (a long audit export outlasts the API timeout). */
+const DOWNLOADS = /^\/audit-events\/export$/
+
+export function isDownload(path: string): boolean {
+  return DOWNLOADS.test(path)
+}
 
 /** Endpoints that work without a session, so a 401 there is not "session expired". */
 const PUBLIC = /^\/auth\/(register|password-reset\/request|password-reset\/confirm|verify-email|verify-email\/resend)$/

@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from 'next/server'
 import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
-import { apiPathFrom, isProxied, isPublic } from '@/lib/server/bff-routes'
+import { apiPathFrom, isDownload, isProxied, isPublic } from '@/lib/server/bff-routes'
 import { clearSessionCookies, cookieNames, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 import { refreshSession } from '@/lib/server/session'
@@ -12,6 +12,7 @@ export const dynamic = 'force-dynamic'
 const MAX_BODY_BYTES = 1024 * 1024
 const PASSED_HEADERS = [
   'content-type',
+  'content-disposition',
   'retry-after',
   'x-request-id',
   'x-ratelimit-limit',
@@ -59,6 +60,7 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
       contentType: request.headers.get('content-type') ?? undefined,
       from: request,
       search: request.nextUrl.search,
+      streamed: isDownload(path),
     })
 
   try {
@@ -84,7 +86,9 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
         if (value) headers.set(name, value)
       }
       headers.set('cache-control', 'no-store')
-      const payload = upstream.status === 204 ? null : await upstream.arrayBuffer()
+      // A download (the audit CSV) is passed on as it streams in; anything else is read whole.
+      const download = upstream.ok && isDownload(path)
+      const payload = upstream.status === 204 ? null : download ? upstream.body : await upstream.arrayBuffer()
       response = new NextResponse(payload, { status: upstream.status, headers })
     }
     if (sessionGone || refreshRefused) clearSessionCookies(response.cookies)
