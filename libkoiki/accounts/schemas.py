@@ -70,11 +70,19 @@ class UserRead(BaseModel):
 
 class UserMe(UserRead):
     permissions: list[str]
+    # False for an account made by single sign-on: it has no password to change or reset.
+    has_password: bool = True
 
     @classmethod
     def from_user(cls, user: User) -> UserMe:
         profile = UserRead.model_validate(user).model_dump()
-        return cls.model_validate({**profile, "permissions": sorted(user.permission_codes)})
+        return cls.model_validate(
+            {
+                **profile,
+                "permissions": sorted(user.permission_codes),
+                "has_password": user.hashed_password is not None,
+            }
+        )
 
 
 class UserCreate(BaseModel):
