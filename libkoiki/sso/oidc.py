@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import structlog
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jws, jwt
 from joserfc.errors import (
@@ -35,6 +35,12 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from libkoiki.sso.errors import SSOError, provider_unavailable
+
+with warnings.catch_warnings():
+    # authlib 1.9 announces a move of its client to the httpx2 package; until then its httpx
+    # client is the supported one and the warning only fills the log at the first sign-in.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from libkoiki.sso.settings import OIDCProviderConfig
 
 logger = structlog.get_logger("koiki.sso")

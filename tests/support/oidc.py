@@ -147,9 +147,14 @@ async def follow_to_redirect_uri(browser: httpx.AsyncClient, url: str) -> dict[s
 
 
 async def sign_in_at_op(
-    browser: httpx.AsyncClient, authorization_url: str, account: Account | None, *, abort: bool = False
+    browser: httpx.AsyncClient,
+    authorization_url: str,
+    account: Account | None,
+    *,
+    abort: bool = False,
 ) -> dict[str, str]:
-    """Go through the provider's login page; returns the query it sends back (code, state...)."""
+    """Go through the provider's login page; returns the query it sends back (code, state...),
+    plus `login_page_shown` when the provider asked for the password."""
     result = await follow_to_redirect_uri(browser, authorization_url)
     if "page" not in result:
         return result  # signed in there already
@@ -163,9 +168,10 @@ async def sign_in_at_op(
             f"{base}/login", data={"login": account.id, "password": account.password}
         )
     assert response.status_code in (302, 303), response.text
-    return await follow_to_redirect_uri(
+    returned = await follow_to_redirect_uri(
         browser, str(httpx.URL(page).join(response.headers["location"]))
     )
+    return {**returned, "login_page_shown": "yes"}
 
 
 # --- the forging provider -------------------------------------------------------------------------
@@ -204,7 +210,7 @@ class ForgingOP:
         entry.update(overrides)
         return entry
 
-    def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
+    def claims(self, sent_nonce: str, /, **overrides: Any) -> dict[str, Any]:
         import time
 
         now = int(time.time())
@@ -214,7 +220,7 @@ class ForgingOP:
             "aud": CLIENT_ID,
             "iat": now,
             "exp": now + 300,
-            "nonce": nonce,
+            "nonce": sent_nonce,
             "email": f"forged-{uuid.uuid4().hex[:8]}@example.com",
             "email_verified": True,
         }
@@ -268,7 +274,11 @@ class ForgingOP:
                 self.rfile.read(length)
                 if self.path == "/token":
                     self._json(
-                        {"access_token": "forged", "token_type": "Bearer", "id_token": op.next_id_token}
+                        {
+                            "access_token": "forged",
+                            "token_type": "Bearer",
+                            "id_token": op.next_id_token,
+                        }
                     )
                 else:
                     self.send_error(404)

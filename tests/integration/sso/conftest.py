@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,25 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.audit.models import AuditEvent
 from tests.conftest import ClientFactory
-from tests.support.oidc import REDIRECT_URI, ForgingOP, LoopbackOP, query_of
+from tests.support.oidc import POST_LOGOUT_URI, REDIRECT_URI, ForgingOP, LoopbackOP, query_of
 
 SSO = "/api/v1/auth/sso"
-
-
-@pytest.fixture(scope="session")
-def test_op() -> Iterator[LoopbackOP]:
-    op = LoopbackOP()
-    op.start()
-    yield op
-    op.stop()
-
-
-@pytest.fixture(scope="session")
-def forging_op() -> Iterator[ForgingOP]:
-    op = ForgingOP()
-    op.start()
-    yield op
-    op.stop()
 
 
 @pytest.fixture
@@ -45,7 +29,11 @@ async def sso_client(
         test_op.provider_entry(auto_create=True, role_mapping={"koiki-admins": "admin"}),
         forging_op.provider_entry(),
     ]
-    async with make_client(oidc_providers=providers, sso_redirect_url=REDIRECT_URI) as client:
+    async with make_client(
+        oidc_providers=providers,
+        sso_redirect_url=REDIRECT_URI,
+        sso_post_logout_redirect_url=POST_LOGOUT_URI,
+    ) as client:
         yield client
 
 
@@ -63,7 +51,10 @@ async def start(
     verifier = secrets.token_urlsafe(32)
     response = await client.get(
         f"{SSO}/{provider}/authorize",
-        params={"redirect_to": redirect_to, "binding": hashlib.sha256(verifier.encode()).hexdigest()},
+        params={
+            "redirect_to": redirect_to,
+            "binding": hashlib.sha256(verifier.encode()).hexdigest(),
+        },
     )
     assert response.status_code == 302, response.text
     url = response.headers["location"]
@@ -83,5 +74,7 @@ async def finish(
 async def audit_events(db: AsyncSession, action: str) -> list[AuditEvent]:
     db.expire_all()
     return list(
-        await db.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+        await db.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
     )
