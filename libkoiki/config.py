@@ -229,7 +229,7 @@ class Settings(BaseSettings):
     sso_auto_create: bool = False
     # Where providers send the browser back (register it at each provider); unset: the BFF's
     # FRONTEND_URL/api/auth/sso/callback. Signing out at the provider comes back to
-    # SSO_POST_LOGOUT_REDIRECT_URL (unset: FRONTEND_URL/login).
+    # SSO_POST_LOGOUT_REDIRECT_URL (unset: FRONTEND_URL/login?reason=logged_out).
     sso_redirect_url: str | None = None
     sso_post_logout_redirect_url: str | None = None
     # How long a started sign-in may take at the provider.
@@ -408,7 +408,9 @@ class Settings(BaseSettings):
 
     @property
     def sso_logout_return_url(self) -> str:
-        return self.sso_post_logout_redirect_url or f"{self.frontend_url.rstrip('/')}/login"
+        return self.sso_post_logout_redirect_url or (
+            f"{self.frontend_url.rstrip('/')}/login?reason=logged_out"
+        )
 
     @property
     def json_logs(self) -> bool:
