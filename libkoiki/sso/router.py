@@ -147,6 +147,7 @@ async def callback(
         code=data.code,
         error=data.error,
         error_description=data.error_description,
+        issuer=data.iss,
         binding_verifier=data.binding_verifier,
         source=source,
     )

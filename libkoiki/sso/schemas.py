@@ -48,6 +48,8 @@ class CallbackRequest(BaseModel):
     code: str | None = Field(default=None, min_length=1, max_length=2048)
     error: str | None = Field(default=None, max_length=128)
     error_description: str | None = Field(default=None, max_length=512)
+    # RFC 9207: the issuer that answered, when the provider says (mix-up defence).
+    iss: str | None = Field(default=None, max_length=255)
     binding_verifier: str | None = SECRET_FIELD
 
 

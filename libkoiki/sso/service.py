@@ -162,6 +162,7 @@ async def finish(
     error_description: str | None,
     binding_verifier: str | None,
     source: AuditSource,
+    issuer: str | None = None,
 ) -> CallbackResult:
     row = await _take_state(db, state)
     if row is None or not _binding_matches(row, binding_verifier):
@@ -186,6 +187,22 @@ async def finish(
             source=source,
             action=action,
         ) from None
+    if issuer is not None and issuer != provider.issuer:
+        # The answer names another provider than the one this sign-in went to: a mix-up attack
+        # (RFC 9207) would send that provider's code here.
+        raise await _failed(
+            db,
+            SSOError(
+                400,
+                f"The answer did not come from {provider.display_name}; start again",
+                "sso_provider_error",
+                reason="issuer_mismatch",
+            ),
+            provider=provider.name,
+            source=source,
+            action=action,
+            user_id=link_user_id,
+        )
     if error is not None or code is None:
         raise await _failed(
             db,

@@ -64,7 +64,7 @@ async def start(
 async def finish(
     client: httpx.AsyncClient, returned: dict[str, str], verifier: str | None, **extra: Any
 ) -> httpx.Response:
-    body = {key: returned[key] for key in ("state", "code", "error") if key in returned}
+    body = {key: returned[key] for key in ("state", "code", "error", "iss") if key in returned}
     if verifier is not None:
         body["binding_verifier"] = verifier
     body.update(extra)

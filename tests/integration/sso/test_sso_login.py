@@ -140,6 +140,23 @@ async def test_a_tampered_or_replayed_state_is_refused_and_audited(
     assert {"unknown_state", "browser_mismatch"} <= set(reasons)
 
 
+async def test_an_answer_naming_another_issuer_is_refused(
+    sso_client: httpx.AsyncClient, test_op: LoopbackOP, db_session: AsyncSession
+) -> None:
+    account = await test_op.add_account(email=unique_email("mixup"))
+    started = await start(sso_client)
+    async with httpx.AsyncClient() as browser:
+        returned = await sign_in_at_op(browser, started.url, account)
+    assert returned["iss"] == test_op.issuer  # the provider says who answered (RFC 9207)
+    mixed_up = await finish(
+        sso_client, {**returned, "iss": "https://evil.example"}, started.verifier
+    )
+    assert mixed_up.status_code == 400
+    assert mixed_up.json()["code"] == "sso_provider_error"
+    assert (await audit_events(db_session, "sso.login"))[-1].details["reason"] == "issuer_mismatch"
+    assert await users_with_email(db_session, account.email) == []
+
+
 async def test_a_replayed_code_is_refused_by_the_provider(
     sso_client: httpx.AsyncClient, test_op: LoopbackOP, db_session: AsyncSession
 ) -> None:

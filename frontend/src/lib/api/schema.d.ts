@@ -570,6 +570,7 @@ export interface components {
             code?: string | null;
             error?: string | null;
             error_description?: string | null;
+            iss?: string | null;
             state: string;
         };
         CallbackResult: {

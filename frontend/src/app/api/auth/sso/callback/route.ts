@@ -39,6 +39,7 @@ export async function GET(request: NextRequest) {
         code: clip(query.get('code'), 2048),
         error: clip(query.get('error'), 128),
         error_description: clip(query.get('error_description'), 512),
+        iss: clip(query.get('iss'), 255),
         binding_verifier: verifier,
       },
       from: request,
