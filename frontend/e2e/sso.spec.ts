@@ -1,5 +1,5 @@
 import { expect, type Page } from '@playwright/test'
-import { formError, hydrated, test, uniqueEmail, useEnglish } from './helpers'
+import { formError, hydrated, login, test, uniqueEmail, useEnglish } from './helpers'
 
 // An API configured with a real OpenID Provider (oidc-provider on loopback, from
 // tests/support/oidc_provider) and a frontend in front of it, started by .ci/frontend.sh.
@@ -75,4 +75,38 @@ test('an expired or replayed answer from the provider is refused with a clear me
   await page.goto('/api/auth/sso/callback?state=made-up&code=made-up')
   await expect(page).toHaveURL(/\/login\?sso_error=sso_invalid_state/)
   await expect(formError(page)).toContainText('The sign-in expired or was already used.')
+})
+
+test('a password account links the provider on its profile, signs in with it, and unlinks it', async ({ page, context }) => {
+  test.skip(!SSO_BASE_URL || !OP_URL, 'E2E_SSO_BASE_URL and E2E_OP_URL come from .ci/frontend.sh')
+  await useEnglish(context)
+  const account = await providerAccount('link')
+  const password = 'Koiki-linked-pass-8'
+  await page.goto('/register')
+  await hydrated(page)
+  await page.getByLabel('Email').fill(account.email)
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByLabel('Confirm password').fill(password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page).toHaveURL(/\/login\?reason=registered/)
+
+  // The same address at the provider does not sign into the password account by itself.
+  await page.getByRole('link', { name: 'Sign in with Test OP' }).click()
+  await signInAtProvider(page, account.id)
+  await expect(page).toHaveURL(/\/login\?sso_error=sso_link_required/)
+  await expect(formError(page)).toContainText('Sign in with your password, then link the account on your profile.')
+
+  await login(page, account.email, password)
+  await page.goto('/profile')
+  await hydrated(page)
+  await expect(page.getByText('No linked accounts.')).toBeVisible()
+  await page.getByRole('button', { name: 'Link Test OP' }).click()
+  // Signed in at the provider a moment ago: it answers without asking again.
+  await expect(page).toHaveURL(/\/profile\?sso_linked=1/)
+  await expect(page.getByText('The account was linked.')).toBeVisible()
+  await expect(page.getByTestId('linked-list')).toContainText(account.email)
+
+  await page.getByRole('button', { name: 'Unlink Test OP' }).click()
+  await expect(page.getByText('The account was unlinked.')).toBeVisible()
+  await expect(page.getByText('No linked accounts.')).toBeVisible()
 })

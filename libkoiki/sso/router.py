@@ -18,6 +18,7 @@ from libkoiki.auth.dependencies import CurrentAuth, CurrentUser, SettingsDep
 from libkoiki.db import SessionDep
 from libkoiki.errors import error_responses, field_error
 from libkoiki.ratelimit import rate_limit
+from libkoiki.sso import identities as linked
 from libkoiki.sso import service
 from libkoiki.sso.schemas import (
     AuthorizationURL,
@@ -158,7 +159,7 @@ async def identities(
     user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> list[IdentityRead]:
     """The provider accounts linked to the signed-in user."""
-    return await service.list_identities(session, settings, user)
+    return await linked.list_identities(session, settings, user)
 
 
 @router.delete(
@@ -174,7 +175,7 @@ async def unlink(
     session: SessionDep,
     source: AuditSourceDep,
 ) -> None:
-    await service.unlink(session, user, identity_id, source=source)
+    await linked.unlink(session, user, identity_id, source=source)
 
 
 @router.get("/end-session", response_model=EndSessionURL)
@@ -182,4 +183,4 @@ async def end_session(
     auth: CurrentAuth, session: SessionDep, settings: SettingsDep
 ) -> EndSessionURL:
     """Call before logging out: the provider's sign-out page when this session came from one."""
-    return EndSessionURL(end_session_url=await service.end_session_url(session, settings, auth))
+    return EndSessionURL(end_session_url=await linked.end_session_url(session, settings, auth))

@@ -20,17 +20,25 @@ export function newBinding(): { verifier: string; hash: string } {
   return { verifier, hash: createHash('sha256').update(verifier).digest('hex') }
 }
 
-export function setBindingCookie(response: NextResponse, verifier: string): void {
+/** A sign-in, or a signed-in user linking an account: where a failure is best explained. */
+export type SsoPurpose = 'login' | 'link'
+
+export function setBindingCookie(response: NextResponse, verifier: string, purpose: SsoPurpose): void {
   // SameSite=Lax: the provider sends the browser back with a top-level GET, which carries it.
   response.cookies.set({
     name: ssoCookieName(),
-    value: verifier,
+    value: `${purpose}.${verifier}`,
     httpOnly: true,
     secure: cookieSecure(),
     sameSite: 'lax',
     path: '/',
     maxAge: MAX_AGE_SECONDS,
   })
+}
+
+export function readBindingCookie(value: string | undefined): { purpose: SsoPurpose; verifier: string } | null {
+  const match = /^(login|link)\.([A-Za-z0-9_-]{16,256})$/.exec(value ?? '')
+  return match ? { purpose: match[1] as SsoPurpose, verifier: match[2] as string } : null
 }
 
 export function clearBindingCookie(response: NextResponse): void {

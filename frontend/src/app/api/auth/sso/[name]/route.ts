@@ -31,6 +31,6 @@ export async function GET(request: NextRequest, { params }: { params: Promise<{ 
     return redirectHere(request, failurePath(body.code ?? 'sso_provider_error'))
   }
   const response = NextResponse.redirect(location, 303)
-  setBindingCookie(response, binding.verifier)
+  setBindingCookie(response, binding.verifier, 'login')
   return response
 }

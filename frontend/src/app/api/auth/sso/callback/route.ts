@@ -2,7 +2,7 @@ import type { NextRequest } from 'next/server'
 import { safeNext } from '@/lib/redirect'
 import { ApiUnreachable, callApi } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
-import { clearBindingCookie, failurePath, redirectHere, ssoCookieName } from '@/lib/server/sso'
+import { clearBindingCookie, failurePath, readBindingCookie, redirectHere, ssoCookieName } from '@/lib/server/sso'
 
 export const dynamic = 'force-dynamic'
 
@@ -23,13 +23,15 @@ function clip(value: string | null, length: number): string | undefined {
  */
 export async function GET(request: NextRequest) {
   const query = request.nextUrl.searchParams
-  const verifier = request.cookies.get(ssoCookieName())?.value
+  const binding = readBindingCookie(request.cookies.get(ssoCookieName())?.value)
   const state = query.get('state')
-  if (!state || !verifier) {
+  if (!state || !binding) {
     const response = redirectHere(request, failurePath('sso_invalid_state'))
     clearBindingCookie(response)
     return response
   }
+  // A failed link is explained on the profile, where the user started it.
+  const place = binding.purpose === 'link' ? 'profile' : 'login'
   let upstream: Response
   try {
     upstream = await callApi('/auth/sso/callback', {
@@ -40,19 +42,19 @@ export async function GET(request: NextRequest) {
         error: clip(query.get('error'), 128),
         error_description: clip(query.get('error_description'), 512),
         iss: clip(query.get('iss'), 255),
-        binding_verifier: verifier,
+        binding_verifier: binding.verifier,
       },
       from: request,
     })
   } catch (error) {
     if (!(error instanceof ApiUnreachable)) throw error
-    const response = redirectHere(request, failurePath('service_unavailable'))
+    const response = redirectHere(request, failurePath('service_unavailable', place))
     clearBindingCookie(response)
     return response
   }
   if (!upstream.ok) {
     const body = (await upstream.json().catch(() => ({}))) as { code?: string }
-    const response = redirectHere(request, failurePath(body.code ?? 'sso_provider_error'))
+    const response = redirectHere(request, failurePath(body.code ?? 'sso_provider_error', place))
     clearBindingCookie(response)
     return response
   }

@@ -36,7 +36,7 @@ export async function POST(request: NextRequest): Promise<Response> {
     }
     const { authorization_url: url } = (await upstream.json()) as { authorization_url: string }
     const response = NextResponse.json({ url })
-    setBindingCookie(response, binding.verifier)
+    setBindingCookie(response, binding.verifier, 'link')
     return response
   } catch (error) {
     if (error instanceof ApiUnreachable) {
