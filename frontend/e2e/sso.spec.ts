@@ -77,7 +77,7 @@ test('an expired or replayed answer from the provider is refused with a clear me
   await expect(formError(page)).toContainText('The sign-in expired or was already used.')
 })
 
-test('a password account links the provider on its profile, signs in with it, and unlinks it', async ({ page, context }) => {
+test('the same address at the provider does not take a password account over; its owner links it on the profile and unlinks it', async ({ page, context }) => {
   test.skip(!SSO_BASE_URL || !OP_URL, 'E2E_SSO_BASE_URL and E2E_OP_URL come from .ci/frontend.sh')
   await useEnglish(context)
   const account = await providerAccount('link')
