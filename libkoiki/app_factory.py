@@ -33,6 +33,7 @@ from libkoiki.http.header_limit import HeaderLimitMiddleware
 from libkoiki.http.request_context import RequestContextMiddleware
 from libkoiki.http.security_headers import SecurityHeadersMiddleware
 from libkoiki.http.trusted_host import TrustedHostMiddleware
+from libkoiki.maintenance.middleware import STATUS_PATH as MAINTENANCE_STATUS_PATH
 from libkoiki.maintenance.middleware import MaintenanceMiddleware
 from libkoiki.maintenance.switch import MaintenanceSwitch
 from libkoiki.observability.exposition import install_metrics
@@ -43,11 +44,11 @@ from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 from libkoiki.redis_client import connect, describe_redis_url, on_master_change
-from libkoiki.startup import check_database, quiet_startup_refusal
+from libkoiki.startup import check_database, quiet_startup_refusal, report_mail_gap
 
 logger = structlog.get_logger("koiki.app")
 
-PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH})
+PROBE_PATHS = frozenset({"/health", "/health/ready", METRICS_PATH, MAINTENANCE_STATUS_PATH})
 TELEMETRY_OFF: TelemetryConfig = {
     "tracing": False,
     "metrics": False,
@@ -92,6 +93,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             database=engine.url.get_backend_name(),
             redis=describe_redis_url(settings.redis_url) if settings.redis_url else None,
         )
+        report_mail_gap(settings)
         try:
             yield
         finally:

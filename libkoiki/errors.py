@@ -152,6 +152,16 @@ class DatabaseUnavailableError(AppError):
         )
 
 
+class SchemaNotMigratedError(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The service is being updated; try again shortly",
+            "database_not_migrated",
+            {"Retry-After": "30"},
+        )
+
+
 def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
@@ -212,6 +222,22 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
+# A table or column the code expects is missing: the migrations have not run (or a replica runs
+# code newer than the schema). PostgreSQL's undefined_table and undefined_column; SQLite's words.
+_POSTGRES_SCHEMA_BEHIND = ("42P01", "42703")
+_SQLITE_SCHEMA_BEHIND = re.compile(r"^no such (table|column)", re.I)
+
+
+def is_schema_behind(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    if _sqlstate(exc) in _POSTGRES_SCHEMA_BEHIND:
+        return True
+    return "sqlite" in type(exc.orig).__module__ and bool(
+        _SQLITE_SCHEMA_BEHIND.search(str(exc.orig))
+    )
+
+
 def is_unstorable_value(exc: BaseException) -> bool:
     """The database refused a value (SQLSTATE class 22, "data exception")."""
     if isinstance(exc, DataError):
@@ -219,9 +245,13 @@ def is_unstorable_value(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22")
 
 
+def _as_response(request: Request, error: AppError) -> JSONResponse:
+    return error_response(request, error.status_code, error.detail, error.code, error.headers)
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(request, exc.status_code, exc.detail, exc.code, exc.headers)
+    return _as_response(request, exc)
 
 
 # FastAPI's and Starlette's 400s for a body they could not read at all. The cause is the client's
@@ -318,10 +348,15 @@ class UnhandledErrorMiddleware:
                 )
             elif is_database_unavailable(exc):
                 logger.warning("database_unavailable", error=_first_line(exc))
-                unavailable = DatabaseUnavailableError()
-                response = error_response(
-                    request, 503, unavailable.detail, unavailable.code, unavailable.headers
+                response = _as_response(request, DatabaseUnavailableError())
+            elif is_schema_behind(exc):
+                # An operator's fix, not a bug: say which one, once per request, without a trace.
+                logger.error(
+                    "database_not_migrated",
+                    error=_first_line(exc),
+                    fix="apply the migrations: `python -m ops migrate` (or `make migrate`)",
                 )
+                response = _as_response(request, SchemaNotMigratedError())
             else:
                 logger.exception("unhandled_error")
                 response = error_response(request, 500, "Internal server error", "internal_error")

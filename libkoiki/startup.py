@@ -64,3 +64,19 @@ def quiet_startup_refusal(app: FastAPI) -> None:
         await lifespan(scope, receive, send_quietly)
 
     app.router.lifespan = handle  # type: ignore[method-assign]
+
+
+def report_mail_gap(settings: Settings) -> None:
+    """Staging or production requiring confirmed addresses with nowhere to send the mail: the
+    service runs (admins can still create accounts), and says why sign-ups never complete."""
+    if (
+        settings.app_env != "development"
+        and settings.email_verification_on
+        and not settings.smtp_host
+    ):
+        logger.error(
+            "mail_not_configured",
+            detail="REQUIRE_EMAIL_VERIFICATION is on but SMTP_HOST is unset: confirmation mails"
+            " are only logged, so new accounts cannot sign in; set SMTP_HOST, or"
+            " REQUIRE_EMAIL_VERIFICATION=false where admins create the accounts",
+        )

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import smtplib
 import statistics
 import subprocess
 import time
@@ -29,6 +30,7 @@ from sqlalchemy.pool import NullPool
 from libkoiki.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, Settings
 from libkoiki.db.failover import connect_to_each_host_in_turn
 from libkoiki.db.migrations import alembic_config
+from libkoiki.mail.sender import IMPLICIT_TLS_PORT, open_smtp
 from libkoiki.redis_client import SENTINEL_SCHEME, connect, describe_redis_url, parse_sentinel_url
 from ops.backup import human_size, list_backups
 from ops.database import PgTarget, describe_error
@@ -136,6 +138,47 @@ def check_http_edge(settings: Settings) -> CheckResult:
         "; ".join(problems),
         "set TRUSTED_HOSTS and CORS_ORIGINS to the public host name and https:// origin",
     )
+
+
+def _smtp_handshake(settings: Settings) -> None:
+    """Everything the app does before sending (connect, TLS, login), then a polite QUIT."""
+    with open_smtp(settings, timeout=_TIMEOUT) as smtp:
+        smtp.noop()
+
+
+async def check_mail(settings: Settings) -> CheckResult:
+    """Confirmation and password-reset links reach people only through SMTP."""
+    if not settings.smtp_host:
+        if settings.app_env == "development":
+            return CheckResult("mail", "ok", "SMTP_HOST unset: mails are logged (development)")
+        if settings.email_verification_on:
+            return CheckResult(
+                "mail",
+                "fail",
+                "SMTP_HOST is unset while REQUIRE_EMAIL_VERIFICATION is on: confirmation mails"
+                " are only logged, so a new account can never sign in",
+                "set SMTP_HOST (SMTP_USER, SMTP_PASSWORD), or REQUIRE_EMAIL_VERIFICATION=false"
+                " where admins create the accounts",
+            )
+        return CheckResult(
+            "mail",
+            "warn",
+            "SMTP_HOST is unset: password-reset mails are only logged",
+            "set SMTP_HOST (SMTP_USER, SMTP_PASSWORD)",
+        )
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    try:
+        await asyncio.to_thread(_smtp_handshake, settings)
+    except (smtplib.SMTPException, OSError) as exc:
+        return CheckResult(
+            "mail",
+            "fail",
+            f"{where}: {type(exc).__name__}: {exc}",
+            "check SMTP_HOST, SMTP_PORT, SMTP_TLS and the credentials; can this host reach it?",
+        )
+    secured = "TLS" if settings.smtp_port == IMPLICIT_TLS_PORT or settings.smtp_tls else "no TLS"
+    login = ", logged in" if settings.smtp_user else ""
+    return CheckResult("mail", "ok", f"{where} answered ({secured}{login})")
 
 
 async def _timed_ms(probe: Callable[[], Awaitable[Any]], samples: int = 3) -> float:
@@ -354,11 +397,12 @@ async def run_checks() -> list[CheckResult]:
     settings_result, settings = check_settings()
     results = [settings_result]
     if settings is None:
-        for name in ("secrets", "http-edge", "database", "migrations", "redis", "backups"):
+        for name in ("secrets", "http-edge", "mail", "database", "migrations", "redis", "backups"):
             results.append(CheckResult(name, "skip", "settings could not be read"))
         return results
     results.append(check_secrets(settings))
     results.append(check_http_edge(settings))
+    results.append(await check_mail(settings))
     database_result, database_size, server_major = await check_database(settings)
     results.append(database_result)
     if database_result.status == "fail":

@@ -50,34 +50,36 @@ class SmtpMailSender:
         return email
 
     def _send_blocking(self, message: OutgoingEmail) -> None:
-        settings = self.settings
-        assert settings.smtp_host is not None
-        context = ssl.create_default_context()
-        smtp: smtplib.SMTP
-        if settings.smtp_port == IMPLICIT_TLS_PORT:
-            smtp = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=settings.smtp_timeout_seconds,
-                context=context,
-            )
-        else:
-            smtp = smtplib.SMTP(
-                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-            )
-        with smtp:
-            if settings.smtp_tls and settings.smtp_port != IMPLICIT_TLS_PORT:
-                smtp.starttls(context=context)
-            if settings.smtp_user:
-                password = (
-                    settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-                )
-                smtp.login(settings.smtp_user, password)
+        with open_smtp(self.settings, timeout=self.settings.smtp_timeout_seconds) as smtp:
             smtp.send_message(self._build(message))
 
     async def send(self, message: OutgoingEmail) -> None:
         await anyio.to_thread.run_sync(self._send_blocking, message)
         logger.info("mail_sent", to=message.to, subject=message.subject, transport="smtp")
+
+
+def open_smtp(settings: Settings, *, timeout: float) -> smtplib.SMTP:
+    """A connection to SMTP_HOST, encrypted (implicit TLS on 465, else STARTTLS when SMTP_TLS) and
+    logged in when SMTP_USER is set: ready to send. Blocking; close it (it is a context manager)."""
+    assert settings.smtp_host is not None
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if settings.smtp_port == IMPLICIT_TLS_PORT:
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    try:
+        if settings.smtp_tls and settings.smtp_port != IMPLICIT_TLS_PORT:
+            smtp.starttls(context=context)
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_user, password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 class LogMailSender:

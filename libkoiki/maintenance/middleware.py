@@ -4,6 +4,10 @@ Probes are not touched: `/health` stays 200 (an orchestrator must not restart th
 `/health/ready` reports the maintenance itself. Operators pass, so the smoke test can run before
 the public comes back: clients in `MAINTENANCE_ALLOW_IPS` (the address `ClientIPMiddleware`
 resolved) and requests carrying the operator token in `X-Maintenance-Token`.
+
+`GET /api/v1/maintenance` tells anyone whether the switch is on (200 `{"maintenance": false}`, or
+the same 503 the API answers), operators included: the frontend's servers ask it every second, and
+it is answered here, before rate limiting, authentication or the database.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from libkoiki.errors import error_response
@@ -21,6 +26,8 @@ from libkoiki.maintenance.switch import MaintenanceSwitch
 
 TOKEN_HEADER = b"x-maintenance-token"
 MAINTENANCE_CODE = "maintenance"
+STATUS_PATH = "/api/v1/maintenance"
+_OFF = b'{"maintenance":false}'
 
 
 class MaintenanceMiddleware:
@@ -46,7 +53,14 @@ class MaintenanceMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.switch.state()
-        if state is None or self._operator(scope):
+        if scope["path"] == STATUS_PATH:
+            if state is None:
+                off = Response(
+                    _OFF, media_type="application/json", headers={"Cache-Control": "no-store"}
+                )
+                await off(scope, receive, send)
+                return
+        elif state is None or self._operator(scope):
             await self.app(scope, receive, send)
             return
         response = error_response(

@@ -135,7 +135,11 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer()
     else:
         final = [redact_secrets]
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Not rich's traceback (structlog's default when rich is installed): it prints every
+        # frame's local variables, passwords and tokens included, and takes seconds to do it.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
 
     _output[0] = sys.stderr  # the stream the logging handler below writes to as well
     structlog.configure(

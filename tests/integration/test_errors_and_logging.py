@@ -53,6 +53,17 @@ async def overflow(session: SessionDep) -> None:
     await session.execute(text("SELECT CAST(:value AS bigint)::int"), {"value": 99_999_999_999})
 
 
+@probe.get("/missing-table")
+async def missing_table(session: SessionDep) -> None:
+    await session.execute(text("SELECT id FROM table_of_a_later_migration"))
+
+
+@probe.get("/boom-with-locals")
+async def boom_with_locals() -> None:
+    password = "hunter2-in-a-local-variable"
+    raise RuntimeError(f"failed after {len(password)} characters")
+
+
 @probe.get("/terminated")
 async def terminated(session: SessionDep) -> None:
     # PostgreSQL ends this very connection, as it does to every backend when it shuts down.
@@ -167,6 +178,35 @@ async def test_an_unavailable_database_error_without_a_message_is_still_a_503(
         response = await client.get("/probe/silent-timeout")
     assert response.status_code == 503
     assert response.json()["code"] == "database_unavailable"
+
+
+async def test_a_schema_behind_the_code_is_503_naming_the_fix_in_the_log(
+    probe_client: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with probe_client() as client:
+        response = await client.get("/probe/missing-table")
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "database_not_migrated"
+    assert response.headers["Retry-After"]
+    assert "table_of_a_later_migration" not in response.text
+    [logged] = [
+        line
+        for line in log_lines(capsys.readouterr().err)
+        if line["event"] == "database_not_migrated"
+    ]
+    assert "migrate" in logged["fix"]
+    assert "table_of_a_later_migration" in logged["error"]
+
+
+async def test_console_log_traces_leave_local_variables_out(
+    probe_client: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with probe_client(log_format="console") as client:
+        response = await client.get("/probe/boom-with-locals")
+    assert response.status_code == 500
+    output = capsys.readouterr().err
+    assert "RuntimeError: failed after 27 characters" in output
+    assert "hunter2-in-a-local-variable" not in output
 
 
 @pytest.mark.postgres_only

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.auth import SmtpServer
 from tests.ops.support import (
     STRONG_JWT_SECRET,
     STRONG_SECRET,
@@ -54,9 +55,16 @@ def production_env(scratch_db: ScratchDatabase, tmp_path: Path) -> dict[str, str
 
 
 @pytest.fixture
-def migrated(migrated_db: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
-    """Production settings on a database at head."""
-    return _production_env(migrated_db, tmp_path / "backups")
+def migrated(
+    migrated_db: ScratchDatabase, tmp_path: Path, smtp_server: SmtpServer
+) -> dict[str, str]:
+    """Production settings on a database at head, mailing through a loopback SMTP server."""
+    return {
+        **_production_env(migrated_db, tmp_path / "backups"),
+        "SMTP_HOST": smtp_server.host,
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_TLS": "false",
+    }
 
 
 def test_healthy_production_setup_passes(migrated: dict[str, str], workdir: Path) -> None:
@@ -64,9 +72,10 @@ def test_healthy_production_setup_passes(migrated: dict[str, str], workdir: Path
     assert completed.returncode == 0, completed.stdout
     lines = _lines(completed.stdout)
     assert set(lines) == {
-        *("settings", "secrets", "http-edge", "database", "migrations", "redis", "backups")
+        *("settings", "secrets", "http-edge", "mail", "database", "migrations", "redis", "backups")
     }
-    for name in ("settings", "secrets", "http-edge", "database", "migrations"):
+    assert "answered (no TLS)" in lines["mail"]
+    for name in ("settings", "secrets", "http-edge", "mail", "database", "migrations"):
         assert lines[name].startswith("[  ok ]"), lines[name]
     assert "APP_ENV=production" in lines["settings"]
     assert " ms" in lines["database"]  # latency is measured
@@ -112,6 +121,29 @@ def test_pending_migrations_fail(production_env: dict[str, str], workdir: Path) 
     assert line.startswith("[ FAIL]")
     assert "<empty>" in line
     assert "python -m ops migrate" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("mail", "status", "said"),
+    [
+        ({"SMTP_HOST": ""}, "[ FAIL]", "a new account can never sign in"),
+        (
+            {"SMTP_HOST": "", "REQUIRE_EMAIL_VERIFICATION": "false"},
+            "[ WARN]",
+            "password-reset mails are only logged",
+        ),
+        ({"SMTP_PORT": str(free_port())}, "[ FAIL]", "ConnectionRefusedError"),
+    ],
+)
+def test_mail_that_cannot_reach_people_is_reported(
+    migrated: dict[str, str], workdir: Path, mail: dict[str, str], status: str, said: str
+) -> None:
+    completed = run_ops("doctor", env={**migrated, **mail}, cwd=workdir)
+    line = _lines(completed.stdout)["mail"]
+    assert line.startswith(status), line
+    assert said in line
+    assert completed.returncode == (1 if status == "[ FAIL]" else 0)
+    assert "SMTP_HOST" in completed.stdout  # the fix is named
 
 
 def test_unreachable_redis_fails(migrated: dict[str, str], workdir: Path) -> None:

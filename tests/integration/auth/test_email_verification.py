@@ -297,3 +297,30 @@ def test_verification_defaults_on_in_production_and_staging(app_env: str, expect
         require_email_verification=not expected,
         **secrets,  # type: ignore[arg-type]
     ).email_verification_on is (not expected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reported"),
+    [
+        ({"app_env": "production"}, True),
+        ({"app_env": "staging", "require_email_verification": False}, False),
+        ({"app_env": "development", "require_email_verification": True}, False),
+    ],
+)
+async def test_a_deployment_requiring_confirmation_without_smtp_says_so_at_start(
+    make_client: ClientFactory,
+    capsys: pytest.CaptureFixture[str],
+    overrides: dict[str, object],
+    reported: bool,
+) -> None:
+    async with make_client(
+        smtp_host=None, cors_origins="https://app.example.com", log_format="json", **overrides
+    ):
+        pass
+    logged = [
+        line for line in capsys.readouterr().err.splitlines() if "mail_not_configured" in line
+    ]
+    assert bool(logged) is reported
+    if reported:
+        assert "SMTP_HOST" in logged[0]
+        assert "REQUIRE_EMAIL_VERIFICATION=false" in logged[0]

@@ -22,6 +22,7 @@ from tests.integration.edge.conftest import EdgeAppFactory, client_for
 
 OPERATOR_TOKEN = "operator-token-0123456789abcdef"
 TODOS = "/api/v1/todos"  # not mounted in the edge app: 404 is "the API answered"
+STATUS = "/api/v1/maintenance"
 
 
 @pytest.fixture
@@ -63,6 +64,10 @@ async def test_on_blocks_the_api_on_every_replica_and_off_restores_it(
         try:
             before = await replicas[0].get(TODOS)
             assert before.status_code == 404
+            status = await replicas[0].get(STATUS)
+            assert status.status_code == 200
+            assert status.json() == {"maintenance": False}
+            assert status.headers["cache-control"] == "no-store"
 
             code = await maintenance_mode.switch_on(
                 ops_settings,
@@ -86,6 +91,10 @@ async def test_on_blocks_the_api_on_every_replica_and_off_restores_it(
                 assert body["detail"] == "Restoring the database / データベース復旧中"
                 assert body["request_id"] == answer.headers["x-request-id"]
                 assert answer.headers["retry-after"] == "120"
+                status = await replica.get(STATUS)
+                assert status.status_code == 503
+                assert status.json()["detail"] == body["detail"]
+                assert status.headers["retry-after"] == "120"
 
                 health = await replica.get("/health")
                 assert health.status_code == 200
@@ -161,6 +170,19 @@ async def test_operators_pass_by_address_or_token(
         wrong = await public.get(TODOS, headers={"X-Maintenance-Token": "x" * 30})
         assert wrong.status_code == 503
         assert wrong.json()["code"] == "maintenance"
+        # The status answers the truth to operators too: they pass, the switch is still on.
+        told = await operator.get(STATUS, headers={"X-Maintenance-Token": OPERATOR_TOKEN})
+        assert told.status_code == 503
+        assert told.json()["code"] == "maintenance"
+
+
+async def test_the_status_is_never_rate_limited(edge_app: EdgeAppFactory) -> None:
+    """The frontend's servers ask once a second each, from one address: no limit may count it."""
+    async with edge_app(rate_limit_default="5/minute") as app, client_for(app) as client:
+        answers = [(await client.get(STATUS)).status_code for _ in range(20)]
+        limited = [(await client.get(TODOS)).status_code for _ in range(6)]
+    assert answers == [200] * 20
+    assert limited[-1] == 429
 
 
 async def _status_is(client: httpx.AsyncClient, status: int) -> bool:

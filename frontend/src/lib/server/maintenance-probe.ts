@@ -2,9 +2,9 @@ import { maintenanceFrom, type Maintenance } from '@/lib/maintenance'
 import { apiBaseUrl } from './config'
 
 // The proxy answers page requests with 503 and the maintenance page while `ops maintenance` is
-// on, which needs to know before the page renders. It asks the API at most once a second per
-// process (every /api/ path answers 503 `maintenance` then; an anonymous GET /auth/me is a
-// cheap 401 otherwise). Under traffic no request waits for it: each uses the last answer and at
+// on, which needs to know before the page renders. It asks the API's GET /maintenance at most
+// once a second per process (503 `maintenance` while on, 200 otherwise; answered before rate
+// limiting, authentication and the database, and kept out of the access log). Under traffic no request waits for it: each uses the last answer and at
 // most one look runs in the background. Only an answer older than STALE_MS (an idle process)
 // is waited for, so the first visitor after a quiet spell is not shown a state long gone. A page
 // that still renders during maintenance is caught by the layout (lib/server/auth.ts).
@@ -31,7 +31,7 @@ function probe(): Probe {
 
 async function ask(state: Probe): Promise<void> {
   try {
-    const response = await fetch(`${apiBaseUrl()}/auth/me`, {
+    const response = await fetch(`${apiBaseUrl()}/maintenance`, {
       headers: { Accept: 'application/json' },
       cache: 'no-store',
       redirect: 'manual',
