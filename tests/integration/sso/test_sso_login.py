@@ -8,7 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import User
 from libkoiki.sso.models import UserIdentity
-from tests.fixtures.auth import AuthedUser, login, make_superuser, register_and_login, unique_email
+from tests.conftest import ClientFactory
+from tests.fixtures.auth import (
+    AuthedUser,
+    SmtpServer,
+    login,
+    make_superuser,
+    register_and_login,
+    unique_email,
+)
 from tests.integration.sso.conftest import SSO, audit_events, finish, start
 from tests.support.oidc import CLIENT_ID, POST_LOGOUT_URI, REDIRECT_URI, LoopbackOP, sign_in_at_op
 
@@ -353,3 +361,21 @@ async def test_logout_ends_our_session_and_the_providers(
         needs_login = await sign_in_at_op(browser, after.url, account)
         assert "code" in needs_login
         assert needs_login["login_page_shown"] == "yes"
+
+
+async def test_a_password_reset_for_an_sso_account_mails_why_there_is_none(
+    make_client: ClientFactory, test_op: LoopbackOP, smtp_server: SmtpServer
+) -> None:
+    account = await test_op.add_account(email=unique_email("reset"))
+    provider = test_op.provider_entry(auto_create=True)
+    async with make_client(
+        oidc_providers=[provider], sso_redirect_url=REDIRECT_URI, **smtp_server.settings
+    ) as client:
+        assert (await sso_login(client, test_op, account)).status_code == 200
+        requested = await client.post(
+            "/api/v1/auth/password-reset/request", json={"email": account.email}
+        )
+        assert requested.status_code == 202
+    [message] = smtp_server.mailbox.to(account.email)
+    assert message["Subject"] == "Your account has no password"
+    assert "single sign-on" in message.get_content()
