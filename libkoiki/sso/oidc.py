@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import structlog
+from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jws, jwt
@@ -194,7 +195,7 @@ async def exchange_code(
         except httpx.HTTPError as exc:
             logger.warning("sso_token_request_failed", provider=provider.name, error=str(exc))
             raise provider_unavailable(provider.display_name) from None
-        except Exception as exc:  # authlib's OAuthError and friends: the provider said no
+        except (AuthlibBaseError, ValueError) as exc:  # an OAuth error, or no JSON at all
             error = getattr(exc, "error", None) or type(exc).__name__
             logger.info("sso_code_rejected", provider=provider.name, error=error)
             raise SSOError(
