@@ -25,8 +25,14 @@ $(VENV)/.installed: requirements/dev.txt | $(BIN)/activate
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 
+# The OpenID Provider the SSO tests run on loopback (never deployed).
+OIDC_TEST_OP := tests/support/oidc_provider
+$(OIDC_TEST_OP)/node_modules/.package-lock.json: $(OIDC_TEST_OP)/package-lock.json
+	cd $(OIDC_TEST_OP) && npm ci --no-audit --no-fund
+
 install: $(VENV)/.installed  ## install the backend (and frontend) dependencies from the locks
 	@if [ -f frontend/package-lock.json ]; then $(MAKE) --no-print-directory frontend/node_modules/.package-lock.json; fi
+	@$(MAKE) --no-print-directory $(OIDC_TEST_OP)/node_modules/.package-lock.json
 
 migrate: $(VENV)/.installed  ## apply the database migrations (DATABASE_URL, default: SQLite file)
 	$(BIN)/alembic upgrade head

@@ -159,6 +159,34 @@ env NODE_ENV=production PORT="$VERIFY_WEB_PORT" HOSTNAME=127.0.0.1 \
 PIDS+=($!)
 wait_for "http://127.0.0.1:$VERIFY_WEB_PORT/api/health" "frontend (verification on)" "$WORK/web-verify.log" "${PIDS[-1]}"
 
+# Single sign-on: a real OpenID Provider on loopback (tests/support/oidc_provider, installed by
+# `make install`), an API configured with it, and a frontend of their own, for sso.spec.ts.
+OP_PORT=$(free_port)
+SSO_API_PORT=$(free_port)
+SSO_WEB_PORT=$(free_port)
+export E2E_OP_URL="http://127.0.0.1:$OP_PORT"
+export E2E_SSO_BASE_URL="http://localhost:$SSO_WEB_PORT"
+OP_CLIENT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cd "$ROOT/tests/support/oidc_provider"
+OP_CONFIG=$(printf '{"port": %s, "clients": [{"client_id": "koiki-e2e", "client_secret": "%s", "redirect_uris": ["%s/api/auth/sso/callback"], "post_logout_redirect_uris": ["%s/login?reason=logged_out"]}]}' \
+  "$OP_PORT" "$OP_CLIENT_SECRET" "$E2E_SSO_BASE_URL" "$E2E_SSO_BASE_URL")
+OP_CONFIG="$OP_CONFIG" node op.mjs >"$WORK/op.log" 2>&1 &
+PIDS+=($!)
+wait_for "$E2E_OP_URL/.well-known/openid-configuration" "OpenID Provider" "$WORK/op.log" "${PIDS[-1]}"
+cd "$ROOT"
+OIDC_PROVIDERS=$(printf '[{"name": "testop", "display_name": "Test OP", "issuer": "%s", "client_id": "koiki-e2e", "client_secret": "%s", "auto_create": true}]' \
+  "$E2E_OP_URL" "$OP_CLIENT_SECRET")
+env "${api_env[@]}" FRONTEND_URL="$E2E_SSO_BASE_URL" OIDC_PROVIDERS="$OIDC_PROVIDERS" \
+  .venv/bin/uvicorn main:app --host 127.0.0.1 --port "$SSO_API_PORT" >"$WORK/api-sso.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$SSO_API_PORT/health/ready" "API (SSO)" "$WORK/api-sso.log" "${PIDS[-1]}"
+cd "$ROOT/frontend/.next/standalone"
+env NODE_ENV=production PORT="$SSO_WEB_PORT" HOSTNAME=127.0.0.1 \
+  NEXT_PUBLIC_API_URL="http://127.0.0.1:$SSO_API_PORT" NEXT_PUBLIC_API_PREFIX=/api/v1 \
+  node server.js >"$WORK/web-sso.log" 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$SSO_WEB_PORT/api/health" "frontend (SSO)" "$WORK/web-sso.log" "${PIDS[-1]}"
+
 # A third frontend whose API address has nothing listening: the API-down cases of outage.spec.ts.
 DOWN_WEB_PORT=$(free_port)
 DEAD_API_PORT=$(free_port)
@@ -191,6 +219,8 @@ if [ "$e2e_status" -ne 0 ]; then
   echo "--- API log (tail)"; tail -n 60 "$WORK/api.log"
   echo "--- frontend log (tail)"; tail -n 60 "$WORK/web.log"
   echo "--- API with verification (tail)"; tail -n 30 "$WORK/api-verify.log"
+  echo "--- API with SSO (tail)"; tail -n 30 "$WORK/api-sso.log"
+  echo "--- OpenID Provider (tail)"; tail -n 30 "$WORK/op.log"
 fi
 
 # The console spec again, against `next dev`: what a developer sees in `make dev` (the dev tools'

@@ -13,6 +13,7 @@ from libkoiki.audit.router import router as audit_router
 from libkoiki.auth.router import router as auth_router
 from libkoiki.config import Settings, get_settings
 from libkoiki.http.server_proxies import refuse_foreign_proxy_trust
+from libkoiki.sso.router import router as sso_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             users_router,
             roles_router,
             audit_router,
+            sso_router,
         ],
         description="KOIKI-FW reference application: accounts, RBAC and a Todo API.",
     )

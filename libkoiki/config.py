@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from libkoiki.redis_client import check_redis_url
+from libkoiki.sso.settings import OIDCProviderConfig, parse_providers
 
 Environment = Literal["development", "staging", "production", "test"]
 
@@ -221,6 +222,21 @@ class Settings(BaseSettings):
     # database. Needs RATE_LIMIT_STRATEGY=redis, whose script reads the stamps.
     principal_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
+    # --- single sign-on (OpenID Connect, libkoiki.sso) ---
+    # A JSON list, one object per identity provider (see .env.example); empty: no SSO at all.
+    oidc_providers: Annotated[list[OIDCProviderConfig], NoDecode] = Field(default_factory=list)
+    # First sign-in of an unknown identity creates the account (a provider's auto_create wins).
+    sso_auto_create: bool = False
+    # Where providers send the browser back (register it at each provider); unset: the BFF's
+    # FRONTEND_URL/api/auth/sso/callback. Signing out at the provider comes back to
+    # SSO_POST_LOGOUT_REDIRECT_URL (unset: FRONTEND_URL/login?reason=logged_out).
+    sso_redirect_url: str | None = None
+    sso_post_logout_redirect_url: str | None = None
+    # How long a started sign-in may take at the provider.
+    sso_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # Seconds of clock difference tolerated on the ID token's exp and iat.
+    sso_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+
     # --- rate limiting ---
     rate_limit_enabled: bool = True
     # Unset: Redis when REDIS_URL is configured, else in-process memory.
@@ -276,6 +292,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("oidc_providers", mode="before")
+    @classmethod
+    def _parse_providers(cls, value: Any, info: ValidationInfo) -> Any:
+        return parse_providers(value, production=info.data.get("app_env") == "production")
 
     @field_validator("rate_limit_default")
     @classmethod
@@ -380,6 +401,16 @@ class Settings(BaseSettings):
         if self.require_email_verification is not None:
             return self.require_email_verification
         return self.app_env in ("staging", "production")
+
+    @property
+    def sso_callback_url(self) -> str:
+        return self.sso_redirect_url or f"{self.frontend_url.rstrip('/')}/api/auth/sso/callback"
+
+    @property
+    def sso_logout_return_url(self) -> str:
+        return self.sso_post_logout_redirect_url or (
+            f"{self.frontend_url.rstrip('/')}/login?reason=logged_out"
+        )
 
     @property
     def json_logs(self) -> bool:

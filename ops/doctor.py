@@ -414,7 +414,35 @@ async def run_checks() -> list[CheckResult]:
     replication = await check_replication(settings)
     if replication is not None:
         results.append(replication)
+    if settings.oidc_providers:
+        results.append(await check_sso(settings))
     return results
+
+
+async def check_sso(settings: Settings) -> CheckResult:
+    """Each identity provider's discovery document and signing keys, fetched as a sign-in would."""
+    from libkoiki.errors import AppError
+    from libkoiki.sso.oidc import check_provider
+
+    seen, problems = [], []
+    for provider in settings.oidc_providers:
+        try:
+            keys = await asyncio.wait_for(check_provider(provider), _TIMEOUT * 3)
+        except (AppError, TimeoutError):
+            problems.append(
+                f"{provider.name}: no valid discovery document or JWKS at {provider.issuer}"
+            )
+            continue
+        seen.append(f"{provider.name} ({keys} signing key{'s' if keys != 1 else ''})")
+    if problems:
+        return CheckResult(
+            "sso",
+            "fail",
+            "; ".join(problems + seen),
+            "check the issuer URL of OIDC_PROVIDERS (its /.well-known/openid-configuration must "
+            "name that same issuer) and that this host can reach the provider (proxy, firewall)",
+        )
+    return CheckResult("sso", "ok", "providers answer: " + ", ".join(seen))
 
 
 async def check_replication(settings: Settings) -> CheckResult | None:

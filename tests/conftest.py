@@ -35,7 +35,7 @@ from libkoiki.db.migrations import alembic_config
 from tests.support.databases import scratch_database
 from tests.support.servers import RedisServer
 
-pytest_plugins = ["tests.fixtures.auth"]
+pytest_plugins = ["tests.fixtures.auth", "tests.fixtures.sso"]
 
 POSTGRES_SERVER_URL = os.environ.get("KOIKI_TEST_DATABASE_URL")
 REDIS_SERVER_URL = os.environ.get("KOIKI_TEST_REDIS_URL")

@@ -83,7 +83,8 @@ class User(TimestampMixin, Base):
     # When someone proved they read this address: the verification link, an administrator, or
     # an identity provider that vouches for it (SSO sets it at sign-in). NULL: not proven.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    hashed_password: Mapped[str] = mapped_column(String(255))
+    # NULL: the account signs in only through single sign-on (libkoiki.sso) and has no password.
+    hashed_password: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

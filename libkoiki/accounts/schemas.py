@@ -73,6 +73,8 @@ class UserMe(UserRead):
     # The deployment's REQUIRE_EMAIL_VERIFICATION: whether an unconfirmed address matters at all
     # (the admin list marks unconfirmed accounts only then).
     email_verification_required: bool = False
+    # False for an account made by single sign-on: it has no password to change or reset.
+    has_password: bool = True
 
     @classmethod
     def from_user(cls, user: User, *, email_verification_required: bool = False) -> UserMe:
@@ -82,6 +84,7 @@ class UserMe(UserRead):
                 **profile,
                 "permissions": sorted(user.permission_codes),
                 "email_verification_required": email_verification_required,
+                "has_password": user.hashed_password is not None,
             }
         )
 

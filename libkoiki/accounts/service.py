@@ -107,7 +107,7 @@ async def create_user(
     session: AsyncSession,
     *,
     email: str,
-    password_hash: str,
+    password_hash: str | None,
     full_name: str | None = None,
     is_active: bool = True,
     is_superuser: bool = False,

@@ -4,7 +4,8 @@ Meant for a periodic job (cron, a Kubernetes CronJob, `koiki-ops`); nothing brea
 runs, the tables only grow. Each rule keeps a row for as long as it can still matter:
 - a session until the last access token issued in it has expired (its `sid` check needs it);
 - a refresh token until its own expiry (reuse detection needs the used ones);
-- a reset token, a denied `jti` and a failed login until they expire or leave the window.
+- a reset token, a denied `jti` and a failed login until they expire or leave the window;
+- a single sign-on started and never finished (libkoiki.sso) until it expires.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from libkoiki.auth.models import (
 )
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
+from libkoiki.sso.models import SSOLoginState
 
 
 async def purge_expired_auth_state(
@@ -44,6 +46,7 @@ async def purge_expired_auth_state(
             LoginAttempt.attempted_at
             < now - timedelta(minutes=settings.login_failure_window_minutes)
         ),
+        "sso_login_states": delete(SSOLoginState).where(SSOLoginState.expires_at < now),
     }
     removed = {}
     for table, statement in statements.items():

@@ -44,6 +44,8 @@ class AuthSession(Base):
     ip: Mapped[str | None] = mapped_column(String(IP_MAX_LENGTH))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # The configured provider this session signed in through (SSO), for its sign-out there.
+    sso_provider: Mapped[str | None] = mapped_column(String(32))
 
 
 class RefreshToken(Base):

@@ -44,6 +44,10 @@ from libkoiki.mail import MailSender, OutgoingEmail, send_quietly
 logger = structlog.get_logger("koiki.auth")
 
 INVALID_CREDENTIALS = "Incorrect email or password"
+SSO_ONLY_MESSAGE = (
+    "This account signs in with single sign-on and has no password: use your organisation's "
+    "sign-in button"
+)
 RESET_REQUESTED = "If the account exists, a reset link has been sent."
 
 
@@ -104,12 +108,20 @@ async def login(
         # The same work as a real check, so response time does not reveal unknown accounts.
         await hasher.burn(password)
         reason = "unknown_email"
+    elif user.hashed_password is None:
+        await hasher.burn(password)
+        reason = "no_password"
     else:
         matches, new_hash = await hasher.verify(password, user.hashed_password)
         reason = "inactive" if matches and not user.is_active else "bad_password"
         if matches and user.is_active:
             reason = ""
 
+    if reason == "no_password":
+        # Said plainly, as the SSO issue asks: the address's owner must learn where to go. It
+        # tells a guesser that the account exists and uses SSO, no more than registration does.
+        await _login_failed(db, settings, email=email, user=user, reason=reason, source=source)
+        raise unauthorized(SSO_ONLY_MESSAGE, "sso_only_account")
     if reason:
         await _login_failed(db, settings, email=email, user=user, reason=reason, source=source)
         raise unauthorized(INVALID_CREDENTIALS, "invalid_credentials")
@@ -314,6 +326,8 @@ async def change_password(
     source: AuditSource,
 ) -> None:
     user = auth.user
+    if user.hashed_password is None:
+        raise AppError(400, SSO_ONLY_MESSAGE, "sso_only_account")
     hasher = get_password_hasher(settings)
     matches, _ = await hasher.verify(current_password, user.hashed_password)
     if not matches:
@@ -355,6 +369,18 @@ def _reset_email(settings: Settings, to: str, token: str) -> OutgoingEmail:
     )
 
 
+def _no_password_email(to: str) -> OutgoingEmail:
+    return OutgoingEmail(
+        to=to,
+        subject="Your account has no password",
+        text=(
+            "Someone (hopefully you) asked to reset the password of your account.\n\n"
+            "Your account signs in with your organisation's single sign-on, so it has no "
+            "password to reset: use the sign-in button of your organisation on the login page.\n"
+        ),
+    )
+
+
 async def request_password_reset(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -375,6 +401,12 @@ async def request_password_reset(
             user = await get_user_by_email(db, email)
             if user is None or not user.is_active:
                 logger.info("password_reset_no_account")
+                return
+            if user.hashed_password is None:
+                # The owner asked: tell them, by mail only, why no reset link comes.
+                to = user.email
+                logger.info("password_reset_sso_account", user_id=user.id)
+                await send_quietly(sender, _no_password_email(to))
                 return
             token = await onetime.issue(
                 db,
@@ -412,6 +444,8 @@ async def confirm_password_reset(
     if user is None or not user.is_active:
         metrics.PASSWORD_RESETS.labels(stage="rejected").inc()
         raise invalid
+    if user.hashed_password is None:
+        raise AppError(400, SSO_ONLY_MESSAGE, "sso_only_account")
     # A weak new password is answered before the token is spent, so the link can be retried.
     await check_password_policy(settings, new_password, email=user.email, field="new_password")
     password_hash = await get_password_hasher(settings).hash(new_password)

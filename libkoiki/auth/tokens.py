@@ -13,14 +13,32 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sys
 import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-import jwt
-
 from libkoiki.config import Settings
+
+# PyJWT imports cryptography whenever it is installed, for RSA/EC algorithms our HMAC tokens never
+# use: about 10 MB of resident memory in every process (measured with `import main`). It is on
+# the locks for single sign-on only (libkoiki.sso), which loads it on its first request; hidden
+# while PyJWT loads, PyJWT registers its HMAC algorithms only. Pinned by
+# tests/unit/auth/test_import_footprint.py.
+# (redis imports the light `cryptography` package itself; the weight is in these two.)
+_HIDDEN = (
+    ("cryptography.hazmat", "cryptography.x509")
+    if "cryptography.hazmat" not in sys.modules and "jwt" not in sys.modules
+    else ()
+)
+for _name in _HIDDEN:
+    sys.modules[_name] = None  # type: ignore[assignment]
+try:
+    import jwt
+finally:
+    for _name in _HIDDEN:
+        del sys.modules[_name]
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105  (a claim value, not a secret)
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "typ", "iss", "aud", "sid")

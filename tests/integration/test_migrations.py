@@ -26,9 +26,11 @@ from libkoiki.db import Base
 from libkoiki.db.migrations import alembic_config
 from tests.conftest import POSTGRES_SERVER_URL, ClientFactory
 from tests.support.databases import scratch_database
+from tests.support.oidc import ForgingOP
 from tests.support.population import (
     assert_every_table_has_rows,
     populate_every_table,
+    population_settings,
     table_columns,
     table_fingerprints,
 )
@@ -149,14 +151,15 @@ async def test_every_revision_downgrades_cleanly(fresh_database_url: str) -> Non
 
 @pytest.mark.postgres_only
 async def test_downgrades_and_upgrades_keep_every_row_they_do_not_drop(
-    fresh_database_url: str, make_client: ClientFactory
+    fresh_database_url: str, make_client: ClientFactory, forging_op: ForgingOP
 ) -> None:
     """With rows in every table, step down one revision at a time, then upgrade again over the
     remaining rows. No step may lose a row of a table it keeps, nor change a row whose columns it
     keeps; the tables (or columns) a downgrade drops are the only data lost, by design."""
     await _alembic("upgrade", fresh_database_url, "head")
-    async with make_client(database_url=fresh_database_url, rate_limit_enabled=False) as client:
-        await populate_every_table(client)
+    settings = population_settings(forging_op)
+    async with make_client(database_url=fresh_database_url, **settings) as client:
+        await populate_every_table(client, forging_op)
     at_head = await _snapshot(fresh_database_url)
     assert_every_table_has_rows({table: rows for table, (_, rows) in at_head.items()})
 

@@ -15,9 +15,11 @@ from sqlalchemy.engine import make_url
 from ops.backup import backup_name
 from tests.conftest import ClientFactory
 from tests.ops.support import ScratchDatabase, ops_env, run_ops
+from tests.support.oidc import ForgingOP
 from tests.support.population import (
     assert_every_table_has_rows,
     populate_every_table,
+    population_settings,
     sequence_positions,
     table_fingerprints,
 )
@@ -142,11 +144,16 @@ def _backup(db: ScratchDatabase, backup_dir: Path, workdir: Path, **env: str) ->
 
 
 async def test_backup_drop_restore_gives_identical_rows(
-    filled_db: ScratchDatabase, tmp_path: Path, workdir: Path, make_client: ClientFactory
+    filled_db: ScratchDatabase,
+    tmp_path: Path,
+    workdir: Path,
+    make_client: ClientFactory,
+    forging_op: ForgingOP,
 ) -> None:
     # Rows in every table of the app, made through its API, beside the table of awkward types.
-    async with make_client(database_url=filled_db.url, rate_limit_enabled=False) as client:
-        await populate_every_table(client)
+    settings = population_settings(forging_op)
+    async with make_client(database_url=filled_db.url, **settings) as client:
+        await populate_every_table(client, forging_op)
     assert_every_table_has_rows(await table_fingerprints(filled_db.url))
     backup_dir = tmp_path / "backups"
     backup_dir.mkdir()

@@ -17,6 +17,7 @@ from tests.ops.support import (
     ops_env,
     run_ops,
 )
+from tests.support.oidc import LoopbackOP
 
 pytestmark = pytest.mark.postgres_only
 
@@ -173,3 +174,21 @@ def test_json_output_and_strict_mode(migrated: dict[str, str], workdir: Path) ->
     assert "per process" in checks["redis"]["summary"]
     strict = run_ops("doctor", "--strict", env=env, cwd=workdir)
     assert strict.returncode == 1
+
+
+def test_each_identity_provider_is_checked(
+    migrated: dict[str, str], workdir: Path, test_op: LoopbackOP
+) -> None:
+    answering = test_op.provider_entry()
+    silent = {**answering, "name": "gone", "issuer": f"http://127.0.0.1:{free_port()}"}
+    env = {**migrated, "OIDC_PROVIDERS": json.dumps([answering])}
+    healthy = run_ops("doctor", env=env, cwd=workdir)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "providers answer: testop (1 signing key)" in _lines(healthy.stdout)["sso"]
+
+    env["OIDC_PROVIDERS"] = json.dumps([answering, silent])
+    broken = run_ops("doctor", env=env, cwd=workdir)
+    assert broken.returncode == 1
+    line = _lines(broken.stdout)["sso"]
+    assert "FAIL" in line
+    assert "gone: no valid discovery document or JWKS" in line

@@ -12,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libkoiki.auth.models import LoginAttempt
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
+from libkoiki.sso.models import SSOLoginState
+from tests.conftest import ClientFactory
 from tests.fixtures.auth import login
 from tests.ops.support import ops_env, run_ops
+from tests.support.oidc import ForgingOP
 
 
 async def test_purge_removes_expired_attempts_and_keeps_recent_ones(
@@ -37,3 +40,31 @@ async def test_purge_removes_expired_attempts_and_keeps_recent_ones(
     assert "auth_login_attempts: 1 expired row(s) removed" in result.stdout
     remaining = (await db_session.scalars(select(LoginAttempt.email))).all()
     assert remaining == ["recent@example.com"]
+
+
+async def test_purge_removes_sign_ins_abandoned_at_the_identity_provider(
+    make_client: ClientFactory,
+    forging_op: ForgingOP,
+    db_session: AsyncSession,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    async with make_client(oidc_providers=[forging_op.provider_entry()]) as client:
+        for _ in range(2):
+            assert (await client.get("/api/v1/auth/sso/forge/authorize")).status_code == 302
+    abandoned = (await db_session.scalars(select(SSOLoginState.state_hash))).first()
+    await db_session.execute(
+        update(SSOLoginState)
+        .where(SSOLoginState.state_hash == abandoned)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db_session.commit()
+
+    result = run_ops(
+        "purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "sso_login_states: 1 expired row(s) removed" in result.stdout
+    db_session.expire_all()
+    assert len((await db_session.scalars(select(SSOLoginState))).all()) == 1

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import json
 import re
@@ -41,6 +42,7 @@ from tests.fixtures.auth import (
     register_and_login,
     unique_email,
 )
+from tests.support.oidc import ForgingOP, query_of
 
 
 def _b64url(raw: bytes) -> str:
@@ -292,8 +294,22 @@ async def _a_role(client: httpx.AsyncClient, admin: AuthedUser) -> str:
     return str(response.json()["id"])
 
 
+async def _own_identity(op: ForgingOP, client: httpx.AsyncClient, owner: AuthedUser) -> str:
+    """The owner links an identity-provider account (the forging provider on loopback)."""
+    link = await client.post(f"{AUTH}/sso/forge/link", headers=owner.headers, json={})
+    assert link.status_code == 200, link.text
+    params = query_of(link.json()["authorization_url"])
+    op.next_id_token = op.sign(op.claims(params["nonce"]))
+    linked = await client.post(f"{AUTH}/sso/callback", json={"state": params["state"], "code": "c"})
+    assert linked.status_code == 200, linked.text
+    identities = (await client.get(f"{AUTH}/sso/identities", headers=owner.headers)).json()
+    return str(identities[-1]["id"])
+
+
 # path parameter -> how its owner (a user, or the administrator) makes one
 OWNED: dict[str, Maker] = {"session_id": _own_session, "todo_id": _own_todo}
+# Path parameters that name configuration, not anybody's object: identity providers.
+NOT_OBJECTS = {"name"}
 ADMINISTERED: dict[str, Maker] = {"user_id": _a_user, "role_id": _a_role}
 # What an attacker would send to change the object, by method and id parameter.
 HOSTILE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -308,6 +324,7 @@ READ_BACK = {
     "todo_id": "/api/v1/todos/{id}",
     "user_id": "/api/v1/users/{id}",
     "role_id": "/api/v1/roles/{id}",
+    "identity_id": f"{AUTH}/sso/identities",
 }
 
 
@@ -317,24 +334,40 @@ def _id_routes(settings: Settings) -> list[tuple[str, str, str]]:
     return [
         (method.upper(), path, re.findall(r"\{([^}]+)\}", path)[-1])
         for path, operations in paths.items()
-        if path.startswith("/api/") and "{" in path
+        if path.startswith("/api/")
+        and "{" in path
+        and re.findall(r"\{([^}]+)\}", path)[-1] not in NOT_OBJECTS
         for method in operations
     ]
 
 
 async def test_no_route_taking_an_id_lets_a_user_reach_someone_elses_object(
-    client: httpx.AsyncClient, settings: Settings, db_session: AsyncSession
+    make_client: ClientFactory,
+    settings: Settings,
+    db_session: AsyncSession,
+    forging_op: ForgingOP,
 ) -> None:
     routes = _id_routes(settings)
     assert len(routes) >= 10, f"the enumeration found only {routes}"
-    unknown = {name for _, _, name in routes} - set(OWNED) - set(ADMINISTERED)
+    owned = {**OWNED, "identity_id": functools.partial(_own_identity, forging_op)}
+    unknown = {name for _, _, name in routes} - set(owned) - set(ADMINISTERED)
     assert unknown == set(), f"say in OWNED or ADMINISTERED how to make a {unknown}"
 
+    async with make_client(oidc_providers=[forging_op.provider_entry()]) as client:
+        await _no_idor(client, routes, owned, db_session)
+
+
+async def _no_idor(
+    client: httpx.AsyncClient,
+    routes: list[tuple[str, str, str]],
+    owned: dict[str, Maker],
+    db_session: AsyncSession,
+) -> None:
     admin = await make_superuser(client, db_session)
     intruder = await register_and_login(client)
     for method, path, name in routes:
         self_service = path.startswith(SELF_SERVICE_PREFIXES)
-        make = OWNED[name] if self_service else ADMINISTERED[name]
+        make = owned[name] if self_service else ADMINISTERED[name]
         object_id = await make(client, admin)
         before = await client.get(READ_BACK[name].replace("{id}", object_id), headers=admin.headers)
         response = await client.request(

@@ -14,6 +14,9 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from tests.fixtures.auth import AUTH, login, login_as, register_and_login, unique_email
+from tests.support.oidc import ForgingOP, query_of
+
+SSO = f"{AUTH}/sso"
 
 # Text that breaks naive dumps and casts: quotes, a backslash, newlines, tabs, non-ASCII.
 AWKWARD_TEXT = (
@@ -21,8 +24,15 @@ AWKWARD_TEXT = (
 )
 
 
-async def populate_every_table(client: httpx.AsyncClient) -> None:
-    """Drive the API so that every table of the app gets at least one row."""
+def population_settings(forging_op: ForgingOP) -> dict[str, object]:
+    """The app's settings for `populate_every_table`: an identity provider to link."""
+    return {"rate_limit_enabled": False, "oidc_providers": [forging_op.provider_entry()]}
+
+
+async def populate_every_table(client: httpx.AsyncClient, forging_op: ForgingOP) -> None:
+    """Drive the API so that every table of the app gets at least one row.
+
+    The client's app must have `population_settings(forging_op)`."""
     alice = await register_and_login(client, unique_email("alice"))  # users, user_roles, sessions
     for i, done in enumerate((False, True, False)):
         created = await client.post(
@@ -51,6 +61,17 @@ async def populate_every_table(client: httpx.AsyncClient) -> None:
     assert failed.status_code == 401, failed.text
     reset = await client.post(f"{AUTH}/password-reset/request", json={"email": alice.email})
     assert reset.status_code == 202, reset.text  # a reset token
+
+    # Alice links an identity-provider account (user_identities)...
+    link = await client.post(f"{SSO}/forge/link", headers=alice.headers, json={})
+    assert link.status_code == 200, link.text
+    params = query_of(link.json()["authorization_url"])
+    forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"]))
+    linked = await client.post(f"{SSO}/callback", json={"state": params["state"], "code": "c"})
+    assert linked.status_code == 200, linked.text
+    # ...and a sign-in is left unfinished at the provider (sso_login_states).
+    started = await client.get(f"{SSO}/forge/authorize")
+    assert started.status_code == 302, started.text
 
 
 def _plain_url(url: str) -> str:

@@ -5,7 +5,7 @@ import { usePathname } from 'next/navigation'
 import { useState } from 'react'
 import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
-import { hardNavigate, request } from '@/lib/client/bff'
+import { signOut } from '@/lib/client/bff'
 import { LanguageSwitch } from './LanguageSwitch'
 import { clearDraft } from './todos/draft'
 import { can, useUserIfKnown } from './UserContext'
@@ -27,11 +27,7 @@ export function AppHeader() {
     setLeaving(true)
     // Logging out on purpose ends the draft too: the next person at this tab must not find it.
     clearDraft()
-    try {
-      await request('/api/auth/logout', { method: 'POST', keep401: true })
-    } finally {
-      hardNavigate('/login?reason=logged_out')
-    }
+    await signOut()
   }
 
   return (

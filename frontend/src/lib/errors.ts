@@ -194,6 +194,20 @@ export function errorMessage(error: ApiError, m: Messages): string {
     csrf_failed: m.errors.csrf_failed,
     origin_mismatch: m.errors.csrf_failed,
     validation_error: m.errors.validation_error,
+    sso_invalid_state: m.errors.sso_invalid_state,
+    sso_access_denied: m.errors.sso_access_denied,
+    sso_code_rejected: m.errors.sso_code_rejected,
+    sso_invalid_id_token: m.errors.sso_invalid_id_token,
+    sso_provider_error: m.errors.sso_provider_error,
+    sso_provider_unavailable: m.errors.sso_provider_unavailable,
+    sso_email_not_verified: m.errors.sso_email_not_verified,
+    sso_domain_not_allowed: m.errors.sso_domain_not_allowed,
+    sso_no_account: m.errors.sso_no_account,
+    sso_account_inactive: m.errors.sso_account_inactive,
+    sso_link_required: m.errors.sso_link_required,
+    sso_identity_taken: m.errors.sso_identity_taken,
+    sso_only_account: m.errors.sso_only_account,
+    last_sign_in_method: m.errors.last_sign_in_method,
   }
   const text = known[code]
   if (text) return text

@@ -5,7 +5,9 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { Field } from '@/components/Field'
 import { useFormErrors } from '@/components/useForm'
+import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
+import type { SsoProvider } from '@/lib/api/types'
 import { api, hardNavigate, request } from '@/lib/client/bff'
 import { takeNewAccount } from '@/lib/client/new-account'
 import { ApiError } from '@/lib/errors'
@@ -13,7 +15,15 @@ import { validateLogin } from '@/lib/validation'
 
 export type LoginReason = 'expired' | 'registered' | 'reset' | 'logged_out' | 'verified' | null
 
-export function LoginForm({ next, reason }: { next: string; reason: LoginReason }) {
+interface Props {
+  next: string
+  reason: LoginReason
+  providers: SsoProvider[]
+  /** The code of a failed single sign-on, sent back here by the BFF's callback. */
+  ssoError: string | null
+}
+
+export function LoginForm({ next, reason, providers, ssoError }: Props) {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password'], { username: 'email' })
   const [busy, setBusy] = useState(false)
@@ -29,6 +39,7 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
     verified: { text: m.auth.verified, tone: 'success' },
   }
   const notice = reason ? notices[reason] : null
+  const ssoMessage = ssoError ? ((m.errors as Record<string, string>)[ssoError] ?? m.errors.sso_provider_error) : null
 
   // Just registered: the address is filled in, the password is what is left to type.
   useEffect(() => {
@@ -77,6 +88,26 @@ export function LoginForm({ next, reason }: { next: string; reason: LoginReason 
     <>
       <h1>{m.auth.loginTitle}</h1>
       <p className="intro">{m.auth.loginIntro}</p>
+      {ssoMessage && !problem.message ? <FormError message={ssoMessage} requestId={null} /> : null}
+      {providers.length > 0 ? (
+        <section className="sso" aria-labelledby="sso-heading">
+          <h2 id="sso-heading" className="sso-heading">
+            {m.auth.ssoHeading}
+          </h2>
+          {providers.map((provider) => (
+            // A plain link: the BFF route answers with the redirect to the provider.
+            <a
+              key={provider.name}
+              className="btn btn-secondary btn-block"
+              href={`/api/auth/sso/${encodeURIComponent(provider.name)}?${new URLSearchParams({ next }).toString()}`}
+              data-provider={provider.name}
+            >
+              {format(m.auth.ssoButton, { name: provider.display_name })}
+            </a>
+          ))}
+          <p className="sso-or">{m.auth.ssoOr}</p>
+        </section>
+      ) : null}
       {/* method="post": a submit before hydration must not put the password into the URL. */}
       <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         {notice && !problem.message ? <Notice message={notice.text} tone={notice.tone} /> : null}

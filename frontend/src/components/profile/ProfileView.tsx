@@ -11,22 +11,31 @@ import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
 import { format, roleName } from '@/i18n'
 import { useI18n } from '@/i18n/client'
-import type { Session } from '@/lib/api/types'
-import { api, hardNavigate, request } from '@/lib/client/bff'
+import type { LinkedIdentity, Session, SsoProvider } from '@/lib/api/types'
+import { api, request, signOut } from '@/lib/client/bff'
 import { formatDate, formatDateTime } from '@/lib/dates'
 import { mapApiError } from '@/lib/errors'
 import { validatePasswordChange } from '@/lib/validation'
 import { describeAgent } from './device'
 
-export function ProfileView() {
+interface Props {
+  providers: SsoProvider[]
+  /** Back from the identity provider: the code of a failed link, or a link made. */
+  ssoError: string | null
+  linked: boolean
+}
+
+export function ProfileView({ providers, ssoError, linked }: Props) {
   const { m } = useI18n()
+  const user = useUser()
   return (
     <div className="stack">
       <div className="page-head">
         <h1>{m.profile.title}</h1>
       </div>
       <AccountCard />
-      <PasswordCard />
+      {user.has_password ? <PasswordCard /> : null}
+      {providers.length > 0 ? <LinkedAccountsCard providers={providers} ssoError={ssoError} linked={linked} /> : null}
       <SessionsCard />
     </div>
   )
@@ -36,13 +45,13 @@ export function ProfileView() {
  * A confirmation that holds until the next thing the user does on the page (typing, a button,
  * another form): it reports the last action, not one from several actions ago.
  */
-function useNotice(): [boolean, (shown: boolean) => void] {
-  const [shown, setShown] = useState(false)
+function useNotice<T>(initial: T | null = null): [T | null, (shown: T | null) => void] {
+  const [shown, setShown] = useState<T | null>(initial)
   useEffect(() => {
     if (!shown) return
     const hide = (event: Event) => {
       if (event.type !== 'click' || (event.target instanceof Element && event.target.closest('button, a'))) {
-        setShown(false)
+        setShown(null)
       }
     }
     // Attached after the click that showed it has finished, so that click does not hide it.
@@ -57,13 +66,111 @@ function useNotice(): [boolean, (shown: boolean) => void] {
   return [shown, setShown]
 }
 
+function LinkedAccountsCard({ providers, ssoError, linked }: Props) {
+  const { m, locale } = useI18n()
+  const user = useUser()
+  const fetchIdentities = useCallback(() => api<LinkedIdentity[]>('/auth/sso/identities'), [])
+  const { data: identities, problem: loadProblem, reload } = useLoader(fetchIdentities)
+  const backError = ssoError ? ((m.errors as Record<string, string>)[ssoError] ?? m.errors.sso_provider_error) : null
+  const [actionProblem, setActionProblem] = useState<Problem>({ message: backError, requestId: null })
+  const problem = actionProblem.message ? actionProblem : loadProblem
+  const [notice, setNotice] = useNotice<string>(linked ? m.profile.linked : null)
+  const [busy, setBusy] = useState<string | null>(null)
+
+  async function link(provider: SsoProvider) {
+    setBusy(provider.name)
+    try {
+      const { url } = await request<{ url: string }>('/api/auth/sso/link', {
+        method: 'POST',
+        json: { provider: provider.name },
+      })
+      window.location.assign(url)
+    } catch (error) {
+      const mapped = mapApiError(error, m)
+      setActionProblem({ message: mapped.form, requestId: mapped.requestId })
+      setBusy(null)
+    }
+  }
+
+  async function unlink(identity: LinkedIdentity) {
+    setBusy(String(identity.id))
+    setNotice(null)
+    try {
+      await api(`/auth/sso/identities/${identity.id}`, { method: 'DELETE' })
+      setNotice(m.profile.unlinked)
+      setActionProblem(NO_PROBLEM)
+      reload()
+    } catch (error) {
+      const mapped = mapApiError(error, m)
+      setActionProblem({ message: mapped.form, requestId: mapped.requestId })
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  // The last way to sign in stays: no password and one link left.
+  const lastWay = !user.has_password && (identities?.length ?? 0) <= 1
+  return (
+    <section className="card" aria-labelledby="linked-heading">
+      <h2 id="linked-heading">{m.profile.linkedTitle}</h2>
+      <p className="card-intro">{user.has_password ? m.profile.linkedIntro : m.profile.noPassword}</p>
+      <div className="stack stack-tight">
+        <Notice message={notice} />
+        <FormError message={problem.message} requestId={problem.requestId} />
+        {identities === null && !problem.message ? <p className="hint">{m.app.loading}</p> : null}
+        {identities && identities.length === 0 ? <p className="hint">{m.profile.noLinked}</p> : null}
+        {identities && identities.length > 0 ? (
+          <ul className="session-list" data-testid="linked-list">
+            {identities.map((identity) => (
+              <li key={identity.id} className="session">
+                <div>
+                  <div className="strong">{identity.display_name}</div>
+                  <div className="meta">
+                    {[identity.email, format(m.profile.linkedSince, { date: formatDateTime(identity.created_at, locale) })]
+                      .filter(Boolean)
+                      .join(' · ')}
+                  </div>
+                </div>
+                {lastWay ? null : (
+                  <button
+                    type="button"
+                    className="btn btn-danger-ghost btn-sm"
+                    aria-label={format(m.profile.unlinkNamed, { name: identity.display_name })}
+                    disabled={busy === String(identity.id)}
+                    onClick={() => void unlink(identity)}
+                  >
+                    {m.profile.unlink}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        <div className="row">
+          {providers.map((provider) => (
+            <button
+              key={provider.name}
+              type="button"
+              className="btn btn-secondary"
+              disabled={busy === provider.name}
+              onClick={() => void link(provider)}
+            >
+              {format(m.profile.linkWith, { name: provider.display_name })}
+            </button>
+          ))}
+        </div>
+      </div>
+    </section>
+  )
+}
+
 function AccountCard() {
   const { m } = useI18n()
   const user = useUser()
   const router = useRouter()
   const { formRef, fields, problem, check, fail } = useFormErrors(['full_name'])
   const [busy, setBusy] = useState(false)
-  const [saved, setSaved] = useNotice()
+  const [saved, setSaved] = useNotice<boolean>()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -132,7 +239,7 @@ function PasswordCard() {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['current_password', 'new_password', 'confirm'])
   const [busy, setBusy] = useState(false)
-  const [done, setDone] = useNotice()
+  const [done, setDone] = useNotice<boolean>()
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -188,14 +295,6 @@ function PasswordCard() {
   )
 }
 
-async function signOutHere() {
-  try {
-    await request('/api/auth/logout', { method: 'POST', keep401: true })
-  } finally {
-    hardNavigate('/login?reason=logged_out')
-  }
-}
-
 const noSubscription = () => () => {}
 
 /**
@@ -247,7 +346,7 @@ function SessionsCard() {
     try {
       await api(`/auth/sessions/${session.id}`, { method: 'DELETE' })
       if (session.current) {
-        await signOutHere()
+        await signOut()
         return
       }
       setRevoked(true)
@@ -266,7 +365,7 @@ function SessionsCard() {
     try {
       await api('/auth/revoke-all-tokens', { method: 'POST', keep401: true })
     } finally {
-      await signOutHere()
+      await signOut()
     }
   }
 

@@ -19,6 +19,15 @@ describe('BFF allow-list', () => {
     expect(isProxied('POST', '/auth/login')).toBe(false)
     expect(isProxied('POST', '/auth/refresh')).toBe(false)
     expect(isProxied('POST', '/auth/logout')).toBe(false)
+    // The SSO answer carries our token pair: only the BFF's own callback handler posts it.
+    expect(isProxied('POST', '/auth/sso/callback')).toBe(false)
+    expect(isProxied('GET', '/auth/sso/testop/authorize')).toBe(false)
+  })
+
+  it('proxies the linked identities of the profile page', () => {
+    expect(isProxied('GET', '/auth/sso/identities')).toBe(true)
+    expect(isProxied('DELETE', '/auth/sso/identities/42')).toBe(true)
+    expect(isProxied('DELETE', '/auth/sso/identities')).toBe(false)
   })
 
   it('refuses other methods and paths', () => {

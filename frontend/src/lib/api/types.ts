@@ -14,6 +14,8 @@ export type Role = Schemas['RoleRead']
 export type AuditEvent = Schemas['AuditEventRead']
 export type TokenPair = Schemas['TokenPair']
 export type ErrorBody = Schemas['ErrorBody']
+export type LinkedIdentity = Schemas['IdentityRead']
+export type SsoProvider = Schemas['ProviderRead']
 
 /** The API's list envelope; every Page_X_ schema has this shape. */
 export interface Page<T> {

@@ -51,6 +51,23 @@ export function hardNavigate(path: string): void {
   window.location.assign(new URL(path, window.location.origin))
 }
 
+/**
+ * Log out, then go to the login page; a session from an identity provider goes through the
+ * provider's sign-out page first (it sends the browser back to the login page).
+ */
+export async function signOut(): Promise<void> {
+  let target = '/login?reason=logged_out'
+  try {
+    const result = await request<{ end_session_url?: string } | null>('/api/auth/logout', {
+      method: 'POST',
+      keep401: true,
+    })
+    if (result?.end_session_url) target = result.end_session_url
+  } finally {
+    hardNavigate(target)
+  }
+}
+
 /** Send the browser to log in, coming back to where it is now afterwards. */
 export function goToLogin(expired: boolean): void {
   hardNavigate(loginPath(`${window.location.pathname}${window.location.search}`, expired))

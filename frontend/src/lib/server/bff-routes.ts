@@ -4,6 +4,8 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp]> = [
   ['GET', /^\/auth\/me$/],
   ['GET', /^\/auth\/sessions$/],
   ['DELETE', /^\/auth\/sessions\/[A-Za-z0-9-]{1,64}$/],
+  ['GET', /^\/auth\/sso\/identities$/],
+  ['DELETE', /^\/auth\/sso\/identities\/\d{1,10}$/],
   [
     'POST',
     /^\/auth\/(register|password-change|revoke-all-tokens|password-reset\/request|password-reset\/confirm|verify-email|verify-email\/resend)$/,

@@ -3,6 +3,7 @@ import { redirect } from 'next/navigation'
 import { LoginForm, type LoginReason } from '@/components/auth/LoginForm'
 import { getMessages } from '@/i18n/server'
 import { safeNext } from '@/lib/redirect'
+import { ssoProviders } from '@/lib/server/sso'
 import { getCurrentUser } from '@/lib/server/auth'
 
 export async function generateMetadata(): Promise<Metadata> {
@@ -27,5 +28,6 @@ export default async function LoginPage({ searchParams }: { searchParams: Params
   const next = safeNext(typeof params.next === 'string' ? params.next : null)
   if (await signedIn()) redirect(next)
   const reason = typeof params.reason === 'string' && REASONS.has(params.reason) ? (params.reason as LoginReason) : null
-  return <LoginForm next={next} reason={reason} />
+  const ssoError = typeof params.sso_error === 'string' && /^[a-z_]{1,64}$/.test(params.sso_error) ? params.sso_error : null
+  return <LoginForm next={next} reason={reason} providers={await ssoProviders()} ssoError={ssoError} />
 }

@@ -9,12 +9,16 @@ export const dynamic = 'force-dynamic'
 /**
  * Sign out: the API revokes the access token and the refresh token family, then the cookies
  * go. The cookies are cleared even when the API cannot be reached, so the browser is out.
+ * A session that came from an identity provider answers `{end_session_url}`: the page sends the
+ * browser there, to sign out at the provider too (RP-initiated logout), and it comes back to
+ * the login page.
  */
 export async function POST(request: NextRequest): Promise<Response> {
   const refusal = refuseCrossSite(request)
   if (refusal) return refusal
   let refreshToken = request.cookies.get(cookieNames.refresh)?.value
   let accessToken = request.cookies.get(cookieNames.access)?.value
+  let endSessionUrl: string | null = null
   try {
     if (!accessToken && refreshToken) {
       const pair = await refreshSession(refreshToken, request)
@@ -22,6 +26,10 @@ export async function POST(request: NextRequest): Promise<Response> {
       refreshToken = pair?.refresh_token
     }
     if (accessToken) {
+      const endSession = await callApi('/auth/sso/end-session', { token: accessToken, from: request })
+      if (endSession.ok) {
+        endSessionUrl = ((await endSession.json()) as { end_session_url: string | null }).end_session_url
+      }
       await callApi('/auth/logout', {
         method: 'POST',
         token: accessToken,
@@ -32,7 +40,9 @@ export async function POST(request: NextRequest): Promise<Response> {
   } catch (error) {
     if (!(error instanceof ApiUnreachable)) throw error
   }
-  const response = new NextResponse(null, { status: 204 })
+  const response = endSessionUrl
+    ? NextResponse.json({ end_session_url: endSessionUrl })
+    : new NextResponse(null, { status: 204 })
   clearSessionCookies(response.cookies)
   return response
 }
