@@ -11,10 +11,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
-from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 
 from libkoiki import __version__
-from libkoiki.db.migrations import head_revisions
+from libkoiki.db.migrations import current_revisions, head_revisions
 from libkoiki.observability.framework import record_readiness
 
 logger = structlog.get_logger("koiki.health")
@@ -127,15 +126,11 @@ def _names_servers(request: Request) -> bool:
 
 async def _migrations(engine: AsyncEngine) -> str:
     async with engine.connect() as connection:
-        current = await connection.run_sync(_current_revisions)
+        current = await connection.run_sync(current_revisions)
     expected = head_revisions()
     if current == expected:
         return "ok"
     return f"not at head (current {sorted(current) or 'none'}, head {sorted(expected)})"
-
-
-def _current_revisions(sync_connection: Any) -> set[str]:
-    return set(MigrationContext.configure(sync_connection).get_current_heads())
 
 
 async def _redis(request: Request) -> str:
