@@ -188,8 +188,6 @@ def configure_logging(settings: Settings) -> None:
                 "sqlalchemy.engine": {"level": "WARNING"},
                 # Its worker threads log every operation at DEBUG, after requests have ended.
                 "aiosqlite": {"level": "WARNING"},
-                # The readiness probe inspects the migration state on every call.
-                "alembic.runtime.migration": {"level": "WARNING"},
             },
         }
     )
