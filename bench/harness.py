@@ -1,8 +1,9 @@
 """`make bench`: KOIKI-FW against bare baselines, in one run, on loopback.
 
-Targets, each its own uvicorn process with one worker (uvloop, httptools), every one run by a
-virtual environment installed from requirements/runtime.txt alone, as the Docker image is (the dev
-lock's extras, rich and pygments among them, would change K's memory and imports):
+Targets, each its own uvicorn process with one worker (uvloop, httptools, --ws none as in the
+image), each run by a virtual environment installed from requirements/runtime.txt alone, as the
+Docker image is (the dev lock's extras, rich and pygments among them, would change K's memory and
+imports):
   K  the reference app in its production configuration: PostgreSQL, Redis rate limiting (limits
      high enough never to refuse), JSON access log written to a file, metrics, all middleware;
   K2 the same with two uvicorn workers (scenarios 1 and 2: req/s and RSS per worker);
@@ -209,7 +210,7 @@ def uvicorn(
             [
                 str(python), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning",
+                "--ws", "none", "--no-access-log", "--log-level", "warning",
             ],
             cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=log_file,
         )  # fmt: skip

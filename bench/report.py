@@ -199,9 +199,9 @@ def write(results: Results) -> None:
         "",
         "Every server runs from a virtual environment installed from requirements/runtime.txt"
         " alone, as the Docker image is. K: KOIKI-FW in production configuration (one uvicorn"
-        " worker, uvloop, httptools, PostgreSQL, Redis rate limiting, JSON access log to a file,"
-        " metrics, all middleware); K2 the same with two workers. A: bare Starlette. B: bare"
-        " Starlette + asyncpg, one query. F: bare FastAPI + an"
+        " worker, uvloop, httptools, no WebSocket, PostgreSQL, Redis rate limiting, JSON access"
+        " log to a file, metrics, all middleware); K2 the same with two workers. A: bare"
+        " Starlette. B: bare Starlette + asyncpg, one query. F: bare FastAPI + an"
         " SQLAlchemy session, the same Core query and Pydantic page as K (no authentication,"
         " rate limiting or middleware): the page served the common FastAPI way.",
         "",
