@@ -7,7 +7,7 @@ runs it), called in process through ASGI (no server, no socket): the figure is t
 the middleware's, the drivers' and the app's work for one request, the server's not included.
 Two runs under `valgrind --tool=callgrind`, one serving `--requests` requests after a warm-up and
 one serving none; the difference divided by the requests is the answer. Wall-clock figures from
-a shared machine vary by 2x; these vary by about 1 %, so they tell small changes apart.
+a shared machine vary by 2x; these by a few per cent, so they tell apart what wall clocks cannot.
 
 Same database, Redis and settings as `make bench` (created, seeded and dropped here).
 """
