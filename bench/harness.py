@@ -1,8 +1,12 @@
 """`make bench`: KOIKI-FW against bare baselines, in one run, on loopback.
 
-Targets, each its own uvicorn process with one worker (uvloop, httptools):
+Targets, each its own uvicorn process with one worker (uvloop, httptools, --ws none as in the
+image), each run by a virtual environment installed from requirements/runtime.txt alone, as the
+Docker image is (the dev lock's extras, rich and pygments among them, would change K's memory and
+imports):
   K  the reference app in its production configuration: PostgreSQL, Redis rate limiting (limits
      high enough never to refuse), JSON access log written to a file, metrics, all middleware;
+  K2 the same with two uvicorn workers (scenarios 1 and 2: req/s and RSS per worker);
   A  bare Starlette answering /health;
   B  bare Starlette + asyncpg answering the same 20 todos in one query;
   F  bare FastAPI + an SQLAlchemy session, the same page and query (the common way, reported).
@@ -11,6 +15,7 @@ drift hits all of them):
   1 GET /health, K vs A           2 GET /api/v1/todos?limit=20 with a token, K vs B
   3 POST /api/v1/todos, K alone   4 GET /health on K while 8 clients log in without pause
   5 100,000 mixed requests on K: RSS after 50,000 and after 100,000.
+RSS after `import main` in a fresh interpreter is reported for the runtime and the dev install.
 The median round is reported. Results: RESULTS.md and results.png in the output directory.
 
 It creates (and drops) its own database and uses its own Redis database index and key prefix;
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import shutil
 import signal
@@ -124,46 +130,103 @@ class Server:
     name: str
     port: int
     process: subprocess.Popen[bytes]
+    workers: int = 1
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def serving_pids(self) -> list[int]:
+        """The processes that answer requests: uvicorn itself, or its workers with --workers."""
+        if self.workers == 1:
+            return [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(pid) for pid in children.read_text().split()]
+        # The supervisor also starts a multiprocessing resource tracker, which serves nothing.
+        return [pid for pid in pids if b"spawn_main" in _cmdline(pid)]
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the serving processes so far (all their threads)."""
+        return sum(_cpu_seconds(pid) for pid in self.serving_pids())
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"{self.name}: no VmRSS")
+        """RSS of the serving process; with several workers, the largest worker's."""
+        return max(self.worker_rss_mb())
+
+    def worker_rss_mb(self) -> list[float]:
+        return [_rss_mb(pid) for pid in self.serving_pids()]
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"process {pid}: no VmRSS")
+
+
+def runtime_python() -> Path:
+    """The interpreter of a virtual environment holding requirements/runtime.txt and nothing else,
+    installed as the Dockerfile does; made once per version of the lock and reused."""
+    lock = ROOT / "requirements" / "runtime.txt"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koiki-bench"
+    venv = cache / f"runtime-{sys.version_info.major}.{sys.version_info.minor}-{digest}"
+    python = venv / "bin" / "python"
+    # Written last: an interrupted install is never taken for a finished one.
+    installed = venv / ".installed"
+    if installed.exists():
+        return python
+    print(f"installing requirements/runtime.txt into {venv} (once per lock)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = subprocess.run(
+        [
+            str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--require-hashes", "--only-binary=:all:", "--no-deps", "-r", str(lock),
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if pip.returncode != 0:
+        raise SystemExit(f"installing requirements/runtime.txt failed:\n{pip.stdout}{pip.stderr}")
+    installed.touch()
+    return python
 
 
 @contextmanager
-def uvicorn(name: str, app: str, env: dict[str, str], log: Path) -> Iterator[Server]:
+def uvicorn(
+    name: str, app: str, env: dict[str, str], log: Path, python: Path, workers: int = 1
+) -> Iterator[Server]:
     port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning",
+                str(python), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+                "--ws", "none", "--no-access-log", "--log-level", "warning",
             ],
             cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=log_file,
         )  # fmt: skip
-    server = Server(name, port, process)
+    server = Server(name, port, process, workers)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
+                    if len(server.serving_pids()) == workers:
+                        break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start; see {log}") from None
-                time.sleep(0.1)
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {log}") from None
+            time.sleep(0.1)
         yield server
     finally:
         process.terminate()
@@ -257,6 +320,8 @@ class Results:
     options: Options
     runs: dict[tuple[str, str], list[WrkResult]] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
+    k2_rss: list[float] = field(default_factory=list)  # per worker, after scenarios 1 and 2
+    import_rss: dict[str, float] = field(default_factory=dict)  # "runtime"/"dev": after import
     served: dict[str, int] = field(default_factory=dict)  # mixed requests at each RSS reading
     flood: list[str] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -284,8 +349,8 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def measure(options: Options, results: Results, k: Server, a: Server, b: Server, f: Server,
-            seed_file: Path, emails: Path, logs: Path) -> None:  # fmt: skip
+def measure(options: Options, results: Results, k: Server, k2: Server, a: Server, b: Server,
+            f: Server, seed_file: Path, emails: Path, logs: Path) -> None:  # fmt: skip
     def wrk(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
         url = server.url + ("/health" if kinds is None else "")
         started = server.cpu_seconds()
@@ -295,21 +360,25 @@ def measure(options: Options, results: Results, k: Server, a: Server, b: Server,
         return replace(result, cpu_ms_per_request=cpu_ms)
 
     print(f"warm-up: {options.warmup:g} s per target and request kind", flush=True)
-    for server, kinds in ((a, None), (k, None), (b, ("list_bare",)), (f, ("list_bare",)),
-                          (k, ("list",)), (k, ("create",))):  # fmt: skip
+    for server, kinds in ((a, None), (k, None), (k2, None), (b, ("list_bare",)),
+                          (f, ("list_bare",)), (k, ("list",)), (k2, ("list",)),
+                          (k, ("create",))):  # fmt: skip
         wrk(server, kinds, options.warmup)
     for round_number in range(1, options.rounds + 1):
         print(f"round {round_number}/{options.rounds}", flush=True)
         results.add("health", "A", wrk(a, None, options.duration))
         results.add("health", "K", wrk(k, None, options.duration))
+        results.add("health", "K2", wrk(k2, None, options.duration))
         results.add("list", "B", wrk(b, ("list_bare",), options.duration))
         results.add("list", "F", wrk(f, ("list_bare",), options.duration))
         results.add("list", "K", wrk(k, ("list",), options.duration))
+        results.add("list", "K2", wrk(k2, ("list",), options.duration))
         results.add("create", "K", wrk(k, ("create",), options.duration))
         with login_flood(k, emails, logs / "flood.log") as outcome:
             results.add("flood", "K", wrk(k, None, options.duration))
         results.flood.append(outcome[0])
         print(f"  login flood answers (status:count): {outcome[0]}", flush=True)
+    results.k2_rss = k2.worker_rss_mb()
     # wrk counts time, not requests: whole runs until each half of the total has been served.
     half = options.mixed_requests // 2
     print(f"mixed: 2 x {half} requests", flush=True)
@@ -326,6 +395,19 @@ def measure(options: Options, results: Results, k: Server, a: Server, b: Server,
     results.rss["A"], results.rss["B"] = a.rss_mb(), b.rss_mb()
 
 
+def import_rss_mb(python: Path, env: dict[str, str]) -> float:
+    """RSS of a fresh interpreter after `import main`, before a single request."""
+    probe = (
+        "import main, pathlib; print(next(l.split()[1] for l in"
+        " pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS:')))"
+    )
+    output = subprocess.run(
+        [str(python), "-c", probe], cwd=ROOT, env={**os.environ, **env}, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return int(output.split()[-1]) / 1024
+
+
 def main() -> None:
     options = parse_options()
     if shutil.which("wrk") is None:
@@ -334,6 +416,11 @@ def main() -> None:
     prefix = f"koiki-bench-{os.getpid()}:"
     env = koiki_env(options, prefix)
     results = Results(options)
+    python = runtime_python()
+    results.import_rss = {
+        "runtime": import_rss_mb(python, env),
+        "dev": import_rss_mb(Path(sys.executable), env),
+    }
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="koiki-bench-") as scratch:
         work = Path(scratch)
         print(
@@ -351,16 +438,32 @@ def main() -> None:
         logs = ROOT / "var" / "bench"
         logs.mkdir(parents=True, exist_ok=True)
         dsn = options.database_url.replace("postgresql+asyncpg://", "postgresql://")
-        k = stack.enter_context(uvicorn("K", "main:app", env, logs / "koiki-access.log"))
-        a = stack.enter_context(uvicorn("A", "bench.baselines:health_app", {}, logs / "a.log"))
+        k = stack.enter_context(uvicorn("K", "main:app", env, logs / "koiki-access.log", python))
+        # As a deployment with several workers runs: metrics summed over them (metrics.py).
+        multiprocess = work / "metrics-k2"
+        multiprocess.mkdir()
+        k2_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(multiprocess)}
+        k2 = stack.enter_context(
+            uvicorn("K2", "main:app", k2_env, logs / "koiki2-access.log", python, workers=2)
+        )
+        a = stack.enter_context(
+            uvicorn("A", "bench.baselines:health_app", {}, logs / "a.log", python)
+        )
         b = stack.enter_context(
-            uvicorn("B", "bench.baselines:todos_app", {"BENCH_ASYNCPG_DSN": dsn}, logs / "b.log")
+            uvicorn(
+                "B", "bench.baselines:todos_app", {"BENCH_ASYNCPG_DSN": dsn}, logs / "b.log", python
+            )
         )
         # The driver-qualified URL KOIKI's settings derive from the same database URL.
         floor_env = {"BENCH_SQLALCHEMY_URL": settings.database_url}
-        f = stack.enter_context(uvicorn("F", "bench.floor:floor_app", floor_env, logs / "f.log"))
-        results.versions = asyncio.run(report.versions(options.database_url, options.redis_url))
-        measure(options, results, k, a, b, f, files.users, files.emails, logs)
+        f = stack.enter_context(
+            uvicorn("F", "bench.floor:floor_app", floor_env, logs / "f.log", python)
+        )
+        installed = report.installed_versions(python)
+        results.versions = asyncio.run(
+            report.versions(installed, options.database_url, options.redis_url)
+        )
+        measure(options, results, k, k2, a, b, f, files.users, files.emails, logs)
     report.write(results)
 
 

@@ -209,7 +209,11 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=8, ge=8, le=64)
     # zxcvbn's score a new password must reach: 3 is at least 10^8 guesses, 4 at least 10^10.
     password_min_score: int = Field(default=3, ge=2, le=4)
-    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    # Hashes at once per process. Two keep a 1-2 CPU replica's logins as fast as four did, and
+    # its other requests far steadier: four hashing threads fought the event loop for the GIL
+    # and the cache (`/health` p99 during `make bench`'s login flood 5-27 x the quiet p99 with
+    # four, under 2 x with two). More only pays on a replica with more cores to itself.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     # argon2id cost; OWASP's floor is 19 MiB / 2 passes / 1 lane. Raising either re-hashes
     # every password at its owner's next login.
     password_hash_memory_kib: int = Field(default=19456, ge=19456, le=1024 * 1024)

@@ -52,6 +52,7 @@ class RequestContextMiddleware:
                 header_value = value.decode("latin-1")
                 break
         request_id = sane_request_id(header_value)
+        request_id_header = (_REQUEST_ID_KEY, request_id.encode("latin-1"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -65,10 +66,13 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 headers = message.get("headers", ())
-                message["headers"] = [
-                    *(header for header in headers if header[0].lower() != _REQUEST_ID_KEY),
-                    (_REQUEST_ID_KEY, request_id.encode("latin-1")),
-                ]
+                # A plain loop: a response rarely sets the header itself, and this runs on every
+                # request (a generator over every header cost more).
+                for name, _ in headers:
+                    if name.lower() == _REQUEST_ID_KEY:
+                        headers = [h for h in headers if h[0].lower() != _REQUEST_ID_KEY]
+                        break
+                message["headers"] = [*headers, request_id_header]
             await send(message)
 
         try:

@@ -55,6 +55,9 @@ def _raw(name: str, value: str) -> tuple[bytes, bytes]:
     return name.lower().encode("latin-1"), value.encode("latin-1")
 
 
+_API_CSP = _raw("Content-Security-Policy", API_CSP)
+
+
 def _carries_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     # ASGI servers give header names in lower case. A plain loop: cheaper than any() over a
     # generator, and this runs on every request.
@@ -97,12 +100,14 @@ class SecurityHeadersMiddleware:
         # Encoded once: every response gets those it did not set itself.
         self.common = tuple(_raw(name, value) for name, value in headers)
 
-    def _apply(self, message: Message, path: str, csp: str, *, authenticated: bool) -> None:
+    def _apply(
+        self, message: Message, path: str, csp: tuple[bytes, bytes], *, authenticated: bool
+    ) -> None:
         headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
         present = {name.lower() for name, _ in headers}
         headers += [header for header in self.common if header[0] not in present]
         if b"content-security-policy" not in present:
-            headers.append(_raw("Content-Security-Policy", csp))
+            headers.append(csp)
         if path.startswith(self.no_store_prefix) or (authenticated and not _private(headers)):
             # Tokens and account data must not sit in a browser or proxy cache.
             headers = [header for header in headers if header[0].lower() != b"cache-control"]
@@ -126,7 +131,7 @@ class SecurityHeadersMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    self._apply(message, path, API_CSP, authenticated=authenticated)
+                    self._apply(message, path, _API_CSP, authenticated=authenticated)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -148,7 +153,8 @@ class SecurityHeadersMiddleware:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            self._apply(start, path, docs_csp(body), authenticated=authenticated)
+            csp = _raw("Content-Security-Policy", docs_csp(body))
+            self._apply(start, path, csp, authenticated=authenticated)
             await send(start)
             await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -36,6 +36,24 @@ async def test_health_is_the_guide_contract(client: httpx.AsyncClient) -> None:
     assert abs(datetime.now(UTC) - stamp) < timedelta(seconds=30)
 
 
+async def test_health_answers_head_like_get(client: httpx.AsyncClient) -> None:
+    get = await client.get("/health")
+    head = await client.head("/health")
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    assert int(get.headers["content-length"]) == len(get.content)
+    for header in ("content-type", "content-length", "x-request-id", "x-content-type-options"):
+        assert header in head.headers, header
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+
+
+async def test_health_names_the_configured_service(make_client) -> None:
+    async with make_client(service_name="orders-api") as client:
+        body = (await client.get("/health")).json()
+    assert body["service"] == "orders-api"
+    assert body["status"] == "healthy"
+
+
 async def test_ready_checks_every_dependency(client: httpx.AsyncClient, settings) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
