@@ -35,8 +35,6 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
-from redis.connection import HiredisRespSerializer
-from redis.utils import HIREDIS_AVAILABLE
 
 from libkoiki.observability.framework import MeasuredRedis
 
@@ -180,31 +178,6 @@ class MasterFollowingPool(SentinelConnectionPool):
         await self.sentinel_manager.aclose()
 
 
-class HiredisPacking:
-    """Commands packed by hiredis, in C, as redis-py's synchronous client packs them when hiredis
-    is installed: its asyncio connections pack in Python, about 20 us of CPU for the rate
-    limiter's script call, which every API request makes (5 us with hiredis, same bytes)."""
-
-    _packer = HiredisRespSerializer()
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        return self._packer.pack(*args)  # type: ignore[no-any-return]
-
-
-# One subclass per connection class (plain, TLS, Unix socket, Sentinel-managed).
-_hiredis_packing: dict[type[Any], type[Any]] = {}
-
-
-def _pack_with_hiredis(client: Redis) -> Redis:
-    if HIREDIS_AVAILABLE:
-        pool = client.connection_pool
-        base = pool.connection_class
-        if base not in _hiredis_packing:
-            _hiredis_packing[base] = type(base.__name__, (HiredisPacking, base), {})
-        pool.connection_class = _hiredis_packing[base]
-    return client
-
-
 def connect(
     url: str,
     *,
@@ -224,7 +197,7 @@ def connect(
     if retry is not None:
         options["retry"] = retry
     if _scheme(url) != SENTINEL_SCHEME:
-        return _pack_with_hiredis(MeasuredRedis.from_url(url, **options))
+        return MeasuredRedis.from_url(url, **options)
     target = parse_sentinel_url(url)
     sentinel_options: dict[str, Any] = {
         "socket_timeout": timeout_seconds,
@@ -246,7 +219,7 @@ def connect(
         role=role,
         **options,
     )
-    return _pack_with_hiredis(client)
+    return client
 
 
 def on_master_change(client: Redis, listener: Callable[[], None]) -> None:
