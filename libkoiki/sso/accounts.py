@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import Role, User
@@ -24,6 +25,7 @@ from libkoiki.auth.sessions import create_session
 from libkoiki.auth.tokens import create_access_token
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
+from libkoiki.errors import ConflictError
 from libkoiki.sso.errors import SSOError
 from libkoiki.sso.models import UserIdentity
 from libkoiki.sso.settings import OIDCProviderConfig
@@ -67,6 +69,25 @@ async def _find_identity(
 
 
 async def sign_in(
+    db: AsyncSession,
+    settings: Settings,
+    provider: OIDCProviderConfig,
+    claims: dict[str, Any],
+    source: AuditSource,
+) -> TokenPair:
+    """Our session for the provider's account, made on its first sign-in where allowed.
+
+    Two first sign-ins of one account at once (a double click, two tabs) both find no account;
+    the unique indexes let one make it, and the other, after that conflict, signs in to it.
+    """
+    try:
+        return await _sign_in(db, settings, provider, claims, source)
+    except (ConflictError, IntegrityError):
+        await db.rollback()
+        return await _sign_in(db, settings, provider, claims, source)
+
+
+async def _sign_in(
     db: AsyncSession,
     settings: Settings,
     provider: OIDCProviderConfig,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -379,3 +381,27 @@ async def test_a_password_reset_for_an_sso_account_mails_why_there_is_none(
     [message] = smtp_server.mailbox.to(account.email)
     assert message["Subject"] == "Your account has no password"
     assert "single sign-on" in message.get_content()
+
+
+async def test_two_first_sign_ins_at_once_make_one_account_and_both_get_in(
+    sso_client: httpx.AsyncClient, test_op: LoopbackOP, db_session: AsyncSession
+) -> None:
+    """A double click or two tabs: both answers come back before either has made the account."""
+    email = unique_email("sso-race")
+    account = await test_op.add_account(email=email)
+    answers = []
+    for _ in range(2):
+        started = await start(sso_client)
+        async with httpx.AsyncClient() as browser:
+            returned = await sign_in_at_op(browser, started.url, account)
+        answers.append((returned, started.verifier))
+    first, second = await asyncio.gather(
+        *(finish(sso_client, returned, verifier) for returned, verifier in answers)
+    )
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    ids = set()
+    for response in (first, second):
+        me = await sso_client.get("/api/v1/auth/me", headers=bearer(response))
+        ids.add(me.json()["id"])
+    assert len(ids) == 1
+    assert len(await users_with_email(db_session, email)) == 1
