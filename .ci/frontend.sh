@@ -191,6 +191,8 @@ wait_for "http://127.0.0.1:$SSO_WEB_PORT/api/health" "frontend (SSO)" "$WORK/web
 DOWN_WEB_PORT=$(free_port)
 DEAD_API_PORT=$(free_port)
 export E2E_DOWN_BASE_URL="http://localhost:$DOWN_WEB_PORT"
+# outage.spec.ts brings the API back at this address (a relay to the e2e API) to retry for real.
+export E2E_DOWN_API_URL="http://127.0.0.1:$DEAD_API_PORT"
 env NODE_ENV=production PORT="$DOWN_WEB_PORT" HOSTNAME=127.0.0.1 \
   NEXT_PUBLIC_API_URL="http://127.0.0.1:$DEAD_API_PORT" NEXT_PUBLIC_API_PREFIX=/api/v1 \
   node server.js >"$WORK/web-down.log" 2>&1 &

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { expect } from '@playwright/test'
-import { API_URL, hydrated, login, registerViaApi, screenshot, test, uniqueEmail, useEnglish, visitorIp } from './helpers'
+import { expect, type Page } from '@playwright/test'
+import { API_URL, axeViolations, hydrated, login, registerViaApi, screenshot, test, uniqueEmail, useEnglish, visitorIp } from './helpers'
 
 // `ops maintenance on|off` run exactly as an operator would, with the e2e API's settings:
 // .ci/frontend.sh writes that command to E2E_OPS.
@@ -18,6 +18,19 @@ async function apiMaintenance(on: boolean): Promise<void> {
     const body = (await response.json()) as { code?: string }
     expect(body.code === 'maintenance').toBe(on)
   }).toPass({ timeout: 15_000 })
+}
+
+/** axe-core finds nothing on the page at a desktop and a phone width; the viewport is restored. */
+async function noAxeViolation(page: Page): Promise<void> {
+  const before = page.viewportSize()
+  const found: Record<string, string[]> = {}
+  for (const [width, viewport] of Object.entries({ desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } })) {
+    await page.setViewportSize(viewport)
+    const violations = await axeViolations(page)
+    if (violations.length > 0) found[width] = violations
+  }
+  if (before) await page.setViewportSize(before)
+  expect(found).toEqual({})
 }
 
 test.describe('maintenance mode', () => {
@@ -45,6 +58,7 @@ test.describe('maintenance mode', () => {
     await expect(page.getByTestId('maintenance-retry')).toHaveText('Please try again in about 5 minutes.')
     await expect(page.locator('html')).toHaveAttribute('lang', 'en')
     await expect(page).toHaveURL(/\/todos/)
+    await noAxeViolation(page)
 
     // Loaded by the server, in Japanese: the page itself answers 503 with Retry-After.
     await context.addCookies([{ name: 'koiki_locale', value: 'ja', url: page.url() }])
@@ -57,12 +71,20 @@ test.describe('maintenance mode', () => {
     await expect(page.getByTestId('maintenance-retry')).toHaveText('約5分後に再度お試しください。')
     await expect(page.locator('html')).toHaveAttribute('lang', 'ja')
     await screenshot(page, 'maintenance-ja')
+    await noAxeViolation(page)
+    // From the top of the page, the keyboard reaches the way back past the brand and the languages.
+    const reload = page.getByRole('link', { name: '再読み込み' })
+    for (let presses = 0; presses < 5 && !(await reload.evaluate((link) => link === document.activeElement)); presses++) {
+      await page.keyboard.press('Tab')
+    }
+    await expect(reload).toBeFocused()
 
     // The language switch works on the maintenance page too.
     await page.getByRole('group', { name: '表示言語' }).getByRole('button', { name: 'English' }).click()
     await expect(notice.getByRole('heading', { name: 'Under maintenance', level: 1 })).toBeVisible()
     await expect(page.locator('html')).toHaveAttribute('lang', 'en')
     await screenshot(page, 'maintenance-en')
+    await noAxeViolation(page)
 
     // Visitors who are not signed in see it too, instead of the sign-in form.
     const visitor = await page.context().browser()!.newContext({ locale: 'ja-JP' })
@@ -71,6 +93,7 @@ test.describe('maintenance mode', () => {
     expect(loginPage?.status()).toBe(503)
     await expect(anonymous.getByRole('heading', { name: 'メンテナンス中です', level: 1 })).toBeVisible()
     await expect(anonymous.getByTestId('maintenance-message')).toHaveText(MESSAGE)
+    await noAxeViolation(anonymous)
     await visitor.close()
 
     // Maintenance off: the retry link brings the signed-in page back, session intact.

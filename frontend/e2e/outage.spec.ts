@@ -1,10 +1,17 @@
-import { expect } from '@playwright/test'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { expect, type Page } from '@playwright/test'
+import { format } from '../src/i18n'
+import { en } from '../src/i18n/en'
+import { ja } from '../src/i18n/ja'
 import {
+  API_URL,
   BASE_URL,
   addTodos,
+  axeViolations,
   formError,
   hydrated,
   login,
+  newVisitor,
   registerViaApi,
   sessionCookies,
   test,
@@ -17,6 +24,50 @@ import {
 // A frontend whose API address has nothing listening (started by .ci/frontend.sh); it shares the
 // session cookies of the main frontend, both being on localhost.
 const DOWN_BASE_URL = process.env.E2E_DOWN_BASE_URL ?? ''
+// The address that frontend calls the API at, where nothing listens.
+const DOWN_API_URL = process.env.E2E_DOWN_API_URL ?? ''
+
+/**
+ * The API comes back: a TCP relay on the down frontend's API address to the running e2e API,
+ * until the returned function takes it away again (and every connection through it).
+ */
+async function bringApiBack(): Promise<() => Promise<void>> {
+  const target = new URL(API_URL)
+  const sockets = new Set<Socket>()
+  const relay: Server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  const address = new URL(DOWN_API_URL)
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject)
+    relay.listen(Number(address.port), address.hostname, resolve)
+  })
+  return async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => relay.close(resolve))
+  }
+}
+
+const LANGUAGES = { ja, en }
+const WIDTHS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } }
+
+async function noAxeViolation(page: Page, name: string, found: Record<string, string[]>): Promise<void> {
+  for (const [width, viewport] of Object.entries(WIDTHS)) {
+    await page.setViewportSize(viewport)
+    const violations = await axeViolations(page)
+    if (violations.length > 0) found[`${name} (${width})`] = violations
+  }
+}
 
 test('a change that fails is rolled back, and a page that fails to load leaves the old one', async ({ page, context }) => {
   const email = uniqueEmail('outage')
@@ -123,4 +174,90 @@ test('a task being written survives its session expiring, and leaves with a log-
   await expect(page).toHaveURL(/\/login\?reason=logged_out/)
   await login(page, email, password)
   await expect(page.getByLabel('Title')).toHaveValue('')
+})
+
+test('the pages shown while the API is down pass axe in both languages at both widths', async ({ page, context, browser }) => {
+  test.skip(!DOWN_BASE_URL, 'needs E2E_DOWN_BASE_URL: a frontend without a reachable API (.ci/frontend.sh starts one)')
+  test.setTimeout(150_000)
+  const email = uniqueEmail('outage-axe')
+  const password = 'Koiki-outage-pass-4'
+  await registerViaApi(email, password)
+  await useEnglish(context)
+  await login(page, email, password)
+  const visitor = await newVisitor(browser)
+  const anonymous = await visitor.newPage()
+  const found: Record<string, string[]> = {}
+
+  for (const [locale, m] of Object.entries(LANGUAGES)) {
+    for (const ctx of [context, visitor]) {
+      await ctx.addCookies([{ name: 'koiki_locale', value: locale, url: DOWN_BASE_URL }])
+    }
+    for (const path of ['/todos', '/profile', '/admin/users']) {
+      await page.goto(`${DOWN_BASE_URL}${path}`)
+      await hydrated(page)
+      const outage = page.getByRole('alert').filter({ hasText: m.pages.outageTitle })
+      await expect(outage).toBeVisible()
+      await noAxeViolation(page, `${locale} ${path}`, found)
+    }
+    // After a retry that failed too: the page says so.
+    await page.getByRole('button', { name: m.pages.retry }).click()
+    await expect(page.getByRole('status').filter({ hasText: format(m.pages.outageStill, { n: 1 }) })).toBeVisible()
+    await noAxeViolation(page, `${locale} /admin/users after a failed retry`, found)
+
+    // Signing in while the API is down: the form, then what its submission says.
+    await anonymous.goto(`${DOWN_BASE_URL}/login`)
+    await hydrated(anonymous)
+    await noAxeViolation(anonymous, `${locale} /login`, found)
+    await anonymous.getByLabel(m.auth.email).fill(email)
+    await anonymous.getByLabel(m.auth.password, { exact: true }).fill(password)
+    await anonymous.getByRole('button', { name: m.auth.login, exact: true }).click()
+    await expect(formError(anonymous)).toBeVisible()
+    await noAxeViolation(anonymous, `${locale} /login after a failed sign-in`, found)
+  }
+  await visitor.close()
+  expect(found).toEqual({})
+})
+
+test('with the API down the retry is one Tab from the content, keeps the focus, and hands it to the page', async ({ page, context }) => {
+  test.skip(!DOWN_BASE_URL || !DOWN_API_URL, 'needs E2E_DOWN_BASE_URL and E2E_DOWN_API_URL (.ci/frontend.sh sets both)')
+  const email = uniqueEmail('outage-keys')
+  const password = 'Koiki-outage-pass-5'
+  await registerViaApi(email, password)
+  await useEnglish(context)
+  await login(page, email, password)
+  await context.addCookies([{ name: 'koiki_locale', value: 'en', url: DOWN_BASE_URL }])
+
+  for (const [path, heading] of [
+    ['/profile', 'Profile'],
+    ['/todos', 'Tasks'],
+  ]) {
+    await page.goto(`${DOWN_BASE_URL}${path}`)
+    await hydrated(page)
+    const retry = page.getByRole('button', { name: 'Try again' })
+    await expect(retry).toBeVisible()
+    // The skip link first, then straight past the header to the retry.
+    await page.keyboard.press('Tab')
+    await expect(page.getByRole('link', { name: 'Skip to main content' })).toBeFocused()
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Tab')
+    await expect(retry).toBeFocused()
+
+    // Still down: the focus stays on the button, and the page says the retry failed.
+    await page.keyboard.press('Enter')
+    await expect(page.getByRole('status').filter({ hasText: 'Still no answer from the server (attempt 1).' })).toBeVisible()
+    await expect(retry).toBeFocused()
+
+    // Back up: the same key loads the page, and the focus is on its heading.
+    const takeAway = await bringApiBack()
+    try {
+      await page.keyboard.press('Enter')
+      const title = page.getByRole('heading', { name: heading, level: 1 })
+      await expect(title).toBeVisible()
+      await expect(title).toBeFocused()
+      await expect(page.getByRole('alert').filter({ hasText: 'The service is unavailable' })).toHaveCount(0)
+      await expect(page).toHaveURL(`${DOWN_BASE_URL}${path}`)
+    } finally {
+      await takeAway()
+    }
+  }
 })

@@ -292,6 +292,7 @@ export const en: Messages = {
     outageTitle: 'The service is unavailable',
     outageBody: 'The server is not responding, so this page could not load its data. Try again in a moment.',
     retry: 'Try again',
+    outageStill: 'Still no answer from the server (attempt {n}).',
     backToTodos: 'Back to tasks',
   },
   errors: {

@@ -293,6 +293,7 @@ export const ja = {
     outageTitle: 'サービスに接続できません',
     outageBody: 'サーバーが応答しないため、このページのデータを読み込めませんでした。しばらくしてから再試行してください。',
     retry: '再試行',
+    outageStill: 'サーバーはまだ応答しません（{n}回目の再試行）。',
     backToTodos: 'タスクへ戻る',
   },
   errors: {
