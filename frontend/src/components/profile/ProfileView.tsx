@@ -1,7 +1,7 @@
 'use client'
 
 import { useRouter } from 'next/navigation'
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react'
+import { Fragment, useCallback, useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Field } from '@/components/Field'
@@ -125,11 +125,12 @@ function LinkedAccountsCard({ providers, ssoError, linked }: Props) {
               <li key={identity.id} className="session">
                 <div>
                   <div className="strong">{identity.display_name}</div>
-                  <div className="meta">
-                    {[identity.email, format(m.profile.linkedSince, { date: formatDateTime(identity.created_at, locale) })]
-                      .filter(Boolean)
-                      .join(' · ')}
-                  </div>
+                  <Facts
+                    items={[
+                      { text: identity.email },
+                      { text: format(m.profile.linkedSince, { date: formatDateTime(identity.created_at, locale) }), whole: true },
+                    ]}
+                  />
                 </div>
                 {lastWay ? null : (
                   <button
@@ -295,6 +296,25 @@ function PasswordCard() {
   )
 }
 
+/**
+ * A row's facts on one line, separated by dots. A narrow screen wraps between facts: a date like
+ * 「2026年12月7日 06:37」 (`whole`) is never split, an address or IP breaks anywhere rather than
+ * overflow.
+ */
+function Facts({ items }: { items: { text: string | null | undefined; whole?: boolean }[] }) {
+  const shown = items.filter((item) => item.text)
+  return (
+    <div className="meta">
+      {shown.map((item, index) => (
+        <Fragment key={index}>
+          {index > 0 ? ' · ' : null}
+          <span className={item.whole ? 'nowrap' : 'meta-text'}>{item.text}</span>
+        </Fragment>
+      ))}
+    </div>
+  )
+}
+
 const noSubscription = () => () => {}
 
 /**
@@ -389,17 +409,18 @@ function SessionsCard() {
                       <span translate="no">{device}</span>{' '}
                       {session.current ? <span className="badge badge-success">{m.profile.thisDevice}</span> : null}
                     </div>
-                    <div className="meta">
-                      {[
-                        session.ip,
-                        format(m.profile.signedIn, { date: formatDateTime(session.created_at, locale) }),
-                        session.last_used_at
-                          ? format(m.profile.lastUsed, { date: formatDateTime(session.last_used_at, locale) })
-                          : null,
-                      ]
-                        .filter(Boolean)
-                        .join(' · ')}
-                    </div>
+                    <Facts
+                      items={[
+                        { text: session.ip },
+                        { text: format(m.profile.signedIn, { date: formatDateTime(session.created_at, locale) }), whole: true },
+                        {
+                          text: session.last_used_at
+                            ? format(m.profile.lastUsed, { date: formatDateTime(session.last_used_at, locale) })
+                            : null,
+                          whole: true,
+                        },
+                      ]}
+                    />
                   </div>
                   <button
                     type="button"
