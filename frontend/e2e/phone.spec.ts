@@ -36,13 +36,16 @@ function lines(element: Locator): Promise<number> {
   })
 }
 
-/** Dates on the page (「2026年12月7日 06:37」) that the screen splits over two lines. */
-function splitDates(page: Page): Promise<string[]> {
+/**
+ * Words on the page that the screen splits over two lines: dates (「2026年12月7日 06:37」) and
+ * katakana words (「ロ / グイン」).
+ */
+function splitWords(page: Page): Promise<string[]> {
   return page.locator('#main').evaluate((main) => {
     const split: string[] = []
     const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT)
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const match of (node.textContent ?? '').matchAll(/\d{4}年\d{1,2}月\d{1,2}日(?: \d{1,2}:\d{2})?/g)) {
+      for (const match of (node.textContent ?? '').matchAll(/\d{4}年\d{1,2}月\d{1,2}日(?: \d{1,2}:\d{2})?|[ァ-ヺー]{2,}/g)) {
         const range = document.createRange()
         range.setStart(node, match.index)
         range.setEnd(node, match.index + match[0].length)
@@ -58,7 +61,7 @@ function splitDates(page: Page): Promise<string[]> {
 
 /**
  * The page as a Japanese phone user sees it: nothing wider than the screen, every button and
- * link inside it with its label on one line, and no date split over two lines.
+ * link inside it with its label on one line, and no date or word split over two lines.
  */
 async function fitsInJapanese(page: Page): Promise<void> {
   await expect(page.locator('html')).toHaveAttribute('lang', 'ja')
@@ -68,7 +71,7 @@ async function fitsInJapanese(page: Page): Promise<void> {
     expect(await lines(control), `${await control.innerText()} on one line`).toBe(1)
   }
   expect(await page.locator('#main').innerText()).toMatch(/\d{4}年\d{1,2}月\d{1,2}日/)
-  expect(await splitDates(page)).toEqual([])
+  expect(await splitWords(page)).toEqual([])
 }
 
 // The single sign-on pair of .ci/frontend.sh: an identity provider, and a frontend whose profile
