@@ -18,6 +18,8 @@ export function ApiOutage() {
     () => () => {
       window.requestAnimationFrame(() => {
         if (document.activeElement && document.activeElement !== document.body) return
+        // Mounted again (React's development double mount): still down, nothing to hand over.
+        if (document.getElementById('outage-title')) return
         const heading = document.querySelector<HTMLElement>('#main h1')
         if (!heading) return
         if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1')
