@@ -197,6 +197,17 @@ async def exchange_code(
             raise provider_unavailable(provider.display_name) from None
         except (AuthlibBaseError, ValueError) as exc:  # an OAuth error, or no JSON at all
             error = getattr(exc, "error", None) or type(exc).__name__
+            if error in ("invalid_client", "unauthorized_client"):
+                # Our credentials (secret, private key, its kid) do not match the provider's
+                # registration: no retry by the user helps, only the administrator can.
+                logger.error("sso_client_rejected", provider=provider.name, error=error)
+                raise SSOError(
+                    502,
+                    f"{provider.display_name} refused this application's client credentials; "
+                    "ask your administrator to check the provider's configuration",
+                    "sso_client_rejected",
+                    reason=str(error),
+                ) from None
             logger.info("sso_code_rejected", provider=provider.name, error=error)
             raise SSOError(
                 400,

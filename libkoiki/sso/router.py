@@ -43,6 +43,7 @@ SSO_FAILURES = error_responses(
     400,
     403,
     409,
+    502,
     503,
     descriptions={
         400: "Expired or reused sign-in (`sso_invalid_state`), cancelled at the provider "
@@ -53,6 +54,8 @@ SSO_FAILURES = error_responses(
         "deactivated account (`sso_account_inactive`)",
         409: "An account has this email: link it while signed in (`sso_link_required`); the "
         "provider account is linked to another user (`sso_identity_taken`)",
+        502: "The provider refused our client credentials: a configuration error "
+        "(`sso_client_rejected`)",
         503: "The provider cannot be reached (`sso_provider_unavailable`)",
     },
 )

@@ -30,12 +30,16 @@ REDIRECT_URI = "http://127.0.0.1:3999/api/auth/sso/callback"
 POST_LOGOUT_URI = "http://127.0.0.1:3999/login"
 CLIENT_ID = "koiki-test"
 CLIENT_SECRET = "koiki-test-client-secret-0123456789abcdef"
+# The second static client authenticates with a JWT signed by a key the tests generate
+# (private_key_jwt); the OP knows only its public half.
+KEY_CLIENT_ID = "koiki-test-pkjwt"
 
 
 class LoopbackOP:
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
         self.issuer = ""
+        self.client_key = RSAKey.generate_key(2048, parameters={"kid": "client-1", "use": "sig"})
 
     def start(self) -> None:
         if not (OP_DIR / "node_modules" / "oidc-provider").is_dir():
@@ -49,7 +53,15 @@ class LoopbackOP:
                     "redirect_uris": [REDIRECT_URI],
                     "post_logout_redirect_uris": [POST_LOGOUT_URI],
                     "token_endpoint_auth_method": "client_secret_basic",
-                }
+                },
+                {
+                    "client_id": KEY_CLIENT_ID,
+                    "redirect_uris": [REDIRECT_URI],
+                    "post_logout_redirect_uris": [POST_LOGOUT_URI],
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_endpoint_auth_signing_alg": "RS256",
+                    "jwks": KeySet([self.client_key]).as_dict(private=False),
+                },
             ],
         }
         self.process = subprocess.Popen(
@@ -81,6 +93,17 @@ class LoopbackOP:
             "scopes": "openid email profile groups",
             "groups_claim": "groups",
         }
+        entry.update(overrides)
+        return entry
+
+    def key_provider_entry(self, key: RSAKey | None = None, **overrides: Any) -> dict[str, Any]:
+        """An entry for the private_key_jwt client, signing with `key` (default: the right one)."""
+        key = key or self.client_key
+        pem = key.as_pem(private=True).decode()
+        entry = self.provider_entry(
+            name="keyop", display_name="Key OP", client_id=KEY_CLIENT_ID, client_secret=None
+        )
+        entry.update(private_key=pem, private_key_id=key.kid)
         entry.update(overrides)
         return entry
 

@@ -317,6 +317,7 @@ export const en: Messages = {
     sso_invalid_state: 'The sign-in expired or was already used. Please sign in again.',
     sso_access_denied: 'The sign-in was cancelled or refused by your organisation account.',
     sso_code_rejected: 'The answer of your organisation account was not accepted. Please sign in again.',
+    sso_client_rejected: 'Your organisation account refused this application\'s credentials. Ask an administrator.',
     sso_invalid_id_token: 'The answer of your organisation account could not be verified. Ask an administrator.',
     sso_provider_error: 'Your organisation account could not sign you in. Try again or ask an administrator.',
     sso_provider_unavailable: 'The sign-in service of your organisation cannot be reached. Please try again later.',

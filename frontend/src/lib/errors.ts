@@ -197,6 +197,7 @@ export function errorMessage(error: ApiError, m: Messages): string {
     sso_invalid_state: m.errors.sso_invalid_state,
     sso_access_denied: m.errors.sso_access_denied,
     sso_code_rejected: m.errors.sso_code_rejected,
+    sso_client_rejected: m.errors.sso_client_rejected,
     sso_invalid_id_token: m.errors.sso_invalid_id_token,
     sso_provider_error: m.errors.sso_provider_error,
     sso_provider_unavailable: m.errors.sso_provider_unavailable,
