@@ -48,7 +48,8 @@ SSO_FAILURES = error_responses(
     descriptions={
         400: "Expired or reused sign-in (`sso_invalid_state`), cancelled at the provider "
         "(`sso_access_denied`), refused code (`sso_code_rejected`), ID token failing a check "
-        "(`sso_invalid_id_token`), other provider error (`sso_provider_error`)",
+        "(`sso_invalid_id_token`), UserInfo about another subject (`sso_invalid_userinfo`), other "
+        "provider error (`sso_provider_error`)",
         403: "Email not verified by the provider (`sso_email_not_verified`), domain not allowed "
         "(`sso_domain_not_allowed`), no account and no auto-creation (`sso_no_account`), "
         "deactivated account (`sso_account_inactive`)",

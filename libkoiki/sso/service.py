@@ -220,6 +220,7 @@ async def finish(
             nonce=nonce,
             leeway=settings.sso_clock_skew_seconds,
         )
+        claims = await oidc.with_userinfo(provider, claims, tokens)
         if link_user_id is not None:
             await accounts.link(db, provider, link_user_id, claims, source)
             return CallbackResult(redirect_to=redirect_to, linked=True, tokens=None)

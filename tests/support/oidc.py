@@ -4,8 +4,9 @@
   tests/support/oidc_provider (`make install` installs it), with our static client, PKCE required,
   and accounts the tests create. `sign_in` drives its login pages over HTTP like a browser.
 - `ForgingOP`: a minimal provider whose token endpoint answers whatever ID token the test forged
-  (wrong nonce, other audience, expired, unknown key, alg none, HS256...): real HTTP and real
-  signatures, for the attacks a certified provider never makes.
+  (wrong nonce, other audience, expired, unknown key, alg none, HS256...), and whose UserInfo
+  endpoint answers what the test put there: real HTTP and real signatures, for the attacks a
+  certified provider never makes.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ KEY_CLIENT_ID = "koiki-test-pkjwt"
 
 
 class LoopbackOP:
-    def __init__(self) -> None:
+    def __init__(self, *, userinfo_only: bool = False) -> None:
+        # userinfo_only: the ID token carries `sub` only; email and groups come from UserInfo.
+        self.userinfo_only = userinfo_only
         self.process: subprocess.Popen[str] | None = None
         self.issuer = ""
         self.client_key = RSAKey.generate_key(2048, parameters={"kid": "client-1", "use": "sig"})
@@ -46,6 +49,7 @@ class LoopbackOP:
             raise RuntimeError("the test OP is not installed: run `make install`")
         config = {
             "port": 0,
+            "userinfo_only": self.userinfo_only,
             "clients": [
                 {
                     "client_id": CLIENT_ID,
@@ -210,6 +214,7 @@ class ForgingOP:
     def __init__(self) -> None:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "forge-1", "use": "sig"})
         self.next_id_token = ""
+        self.next_userinfo: dict[str, Any] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -281,6 +286,7 @@ class ForgingOP:
                             "authorization_endpoint": f"{op.issuer}/authorize",
                             "token_endpoint": f"{op.issuer}/token",
                             "jwks_uri": f"{op.issuer}/jwks",
+                            "userinfo_endpoint": f"{op.issuer}/userinfo",
                             "response_types_supported": ["code"],
                             "subject_types_supported": ["public"],
                             # Advertised, to show that our allow-list refuses them anyway.
@@ -289,6 +295,8 @@ class ForgingOP:
                     )
                 elif self.path == "/jwks":
                     self._json(KeySet([op.key]).as_dict(private=False))
+                elif self.path == "/userinfo":
+                    self._json(op.next_userinfo)
                 else:
                     self.send_error(404)
 

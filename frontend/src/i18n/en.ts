@@ -319,6 +319,7 @@ export const en: Messages = {
     sso_code_rejected: 'The answer of your organisation account was not accepted. Please sign in again.',
     sso_client_rejected: 'Your organisation account refused this application\'s credentials. Ask an administrator.',
     sso_invalid_id_token: 'The answer of your organisation account could not be verified. Ask an administrator.',
+    sso_invalid_userinfo: 'The answer of your organisation account could not be verified. Ask an administrator.',
     sso_provider_error: 'Your organisation account could not sign you in. Try again or ask an administrator.',
     sso_provider_unavailable: 'The sign-in service of your organisation cannot be reached. Please try again later.',
     sso_email_not_verified: 'Your organisation account has not confirmed your email address, so no account can be created.',

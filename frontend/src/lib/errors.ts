@@ -199,6 +199,7 @@ export function errorMessage(error: ApiError, m: Messages): string {
     sso_code_rejected: m.errors.sso_code_rejected,
     sso_client_rejected: m.errors.sso_client_rejected,
     sso_invalid_id_token: m.errors.sso_invalid_id_token,
+    sso_invalid_userinfo: m.errors.sso_invalid_userinfo,
     sso_provider_error: m.errors.sso_provider_error,
     sso_provider_unavailable: m.errors.sso_provider_unavailable,
     sso_email_not_verified: m.errors.sso_email_not_verified,
