@@ -91,6 +91,10 @@ export const en: Messages = {
     ssoHeading: 'Sign in with your organisation',
     ssoButton: 'Sign in with {name}',
     ssoOr: 'or with your email address',
+    ssoLinkHeading: 'Link {name} to your account',
+    ssoLinkIntro: 'An account with this email address exists. Enter your KOIKI password once to link {name}; afterwards {name} signs you in directly.',
+    ssoLinkPassword: 'KOIKI password',
+    ssoLinkSubmit: 'Link {name} and sign in',
   },
   todos: {
     title: 'Tasks',
@@ -327,6 +331,7 @@ export const en: Messages = {
     sso_no_account: 'No account matches this organisation account. Ask an administrator.',
     sso_account_inactive: 'This account is deactivated. Ask an administrator.',
     sso_link_required: 'An account with this email address exists. Sign in with your password, then link the account on your profile.',
+    sso_link_expired: 'The offer to link expired or was already used. Sign in with your organisation account again.',
     sso_identity_taken: 'This organisation account is already linked to another user.',
     sso_only_account: 'This account signs in with single sign-on and has no password. Use your organisation account.',
     last_sign_in_method: 'This link is your only way to sign in, so it cannot be removed.',

@@ -91,6 +91,10 @@ export const ja = {
     ssoHeading: '組織のアカウントでログイン',
     ssoButton: '{name} でログイン',
     ssoOr: 'またはメールアドレスでログイン',
+    ssoLinkHeading: '{name} をアカウントに連携',
+    ssoLinkIntro: 'このメールアドレスのアカウントがすでにあります。{name} を連携するには、KOIKI のパスワードを一度入力してください。以後は {name} でそのままログインできます。',
+    ssoLinkPassword: 'KOIKI のパスワード',
+    ssoLinkSubmit: '{name} を連携してログイン',
   },
   todos: {
     title: 'タスク',
@@ -328,6 +332,7 @@ export const ja = {
     sso_no_account: 'この組織のアカウントに対応するアカウントがありません。管理者にお問い合わせください。',
     sso_account_inactive: 'このアカウントは無効化されています。管理者にお問い合わせください。',
     sso_link_required: 'このメールアドレスのアカウントがすでにあります。パスワードでログインしてから、プロフィールで連携してください。',
+    sso_link_expired: '連携の受付が期限切れか、使用済みです。組織のアカウントでもう一度ログインしてください。',
     sso_identity_taken: 'この組織のアカウントは、すでに別のユーザーと連携しています。',
     sso_only_account: 'このアカウントはシングルサインオン専用で、パスワードはありません。組織のアカウントでログインしてください。',
     last_sign_in_method: 'ログイン手段がなくなるため、この連携は解除できません。',

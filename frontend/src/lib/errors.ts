@@ -207,6 +207,7 @@ export function errorMessage(error: ApiError, m: Messages): string {
     sso_no_account: m.errors.sso_no_account,
     sso_account_inactive: m.errors.sso_account_inactive,
     sso_link_required: m.errors.sso_link_required,
+    sso_link_expired: m.errors.sso_link_expired,
     sso_identity_taken: m.errors.sso_identity_taken,
     sso_only_account: m.errors.sso_only_account,
     last_sign_in_method: m.errors.last_sign_in_method,
