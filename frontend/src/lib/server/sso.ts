@@ -94,8 +94,11 @@ export function setLinkCookie(response: NextResponse, link: PendingLink, maxAge:
     name: ssoLinkCookieName(),
     value: Buffer.from(JSON.stringify(link)).toString('base64url'),
     httpOnly: true,
+    // Lax: the login page that reads it is reached by a redirect chain that began at the
+    // provider's site, which a Strict cookie would not follow. The POST that uses it checks
+    // the Origin.
     secure: cookieSecure(),
-    sameSite: 'strict',
+    sameSite: 'lax',
     path: '/',
     maxAge: Math.max(1, Math.min(maxAge, MAX_AGE_SECONDS)),
   })
@@ -119,7 +122,7 @@ export function clearLinkCookie(response: NextResponse): void {
     value: '',
     httpOnly: true,
     secure: cookieSecure(),
-    sameSite: 'strict',
+    sameSite: 'lax',
     path: '/',
     maxAge: 0,
   })
