@@ -124,6 +124,8 @@ class AppError(Exception):
         self.detail = detail
         self.code = code or code_for_status(status_code)
         self.headers = dict(headers) if headers else None
+        # Fields beside detail/code/request_id for the client to act on (an SSO link token).
+        self.extra: dict[str, Any] | None = None
 
 
 class NotFoundError(AppError):
@@ -172,8 +174,11 @@ def error_response(
     detail: Any,
     code: str,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body = {"detail": detail, "code": code, "request_id": request_id_of(request)}
+    if extra:
+        body.update(extra)
     return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=headers)
 
 
@@ -246,7 +251,9 @@ def is_unstorable_value(exc: BaseException) -> bool:
 
 
 def _as_response(request: Request, error: AppError) -> JSONResponse:
-    return error_response(request, error.status_code, error.detail, error.code, error.headers)
+    return error_response(
+        request, error.status_code, error.detail, error.code, error.headers, error.extra
+    )
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,5 @@
 import { expect, type Page } from '@playwright/test'
-import { formError, hydrated, login, test, uniqueEmail, useEnglish } from './helpers'
+import { formError, hydrated, login, registerViaApi, test, uniqueEmail, useEnglish } from './helpers'
 
 // An API configured with a real OpenID Provider (oidc-provider on loopback, from
 // tests/support/oidc_provider) and a frontend in front of it, started by .ci/frontend.sh.
@@ -94,7 +94,8 @@ test('the same address at the provider does not take a password account over; it
   await page.getByRole('link', { name: 'Sign in with Test OP' }).click()
   await signInAtProvider(page, account.id)
   await expect(page).toHaveURL(/\/login\?sso_error=sso_link_required/)
-  await expect(formError(page)).toContainText('Sign in with your password, then link the account on your profile.')
+  // Offered, not forced: the owner may sign in as usual and link on the profile instead.
+  await expect(page.getByRole('heading', { name: 'Link Test OP to your account' })).toBeVisible()
 
   await login(page, account.email, password)
   await page.goto('/profile')
@@ -109,4 +110,31 @@ test('the same address at the provider does not take a password account over; it
   await page.getByRole('button', { name: 'Unlink Test OP' }).click()
   await expect(page.getByText('The account was unlinked.')).toBeVisible()
   await expect(page.getByText('No linked accounts.')).toBeVisible()
+})
+
+test('a first sign-in onto a password account links it with the password once', async ({ page }) => {
+  test.skip(!SSO_BASE_URL || !OP_URL, 'E2E_SSO_BASE_URL and E2E_OP_URL come from .ci/frontend.sh')
+  const account = await providerAccount('linkpw')
+  const password = 'Koiki-linked-pass-9'
+  await registerViaApi(account.email, password)
+  await page.goto('/login')
+  await hydrated(page)
+  // Japanese by default.
+  await page.getByRole('link', { name: 'Test OP でログイン' }).click()
+  await signInAtProvider(page, account.id)
+  await expect(page).toHaveURL(/\/login\?sso_error=sso_link_required/)
+  await hydrated(page)
+  const form = page.getByTestId('sso-link-form')
+  await expect(form).toContainText('KOIKI のパスワードを一度入力してください')
+  await form.getByLabel('KOIKI のパスワード').fill('not-the-password-1')
+  await form.getByRole('button', { name: 'Test OP を連携してログイン' }).click()
+  await expect(form.getByRole('alert')).toContainText('メールアドレスまたはパスワードが正しくありません。')
+  // A typo keeps the offer: the right password links and signs in.
+  await form.getByLabel('KOIKI のパスワード').fill(password)
+  await form.getByRole('button', { name: 'Test OP を連携してログイン' }).click()
+  await expect(page).toHaveURL(/\/todos$/)
+
+  await page.goto('/profile')
+  await hydrated(page)
+  await expect(page.getByTestId('linked-list')).toContainText(account.email)
 })

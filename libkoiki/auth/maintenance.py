@@ -24,7 +24,7 @@ from libkoiki.auth.models import (
 )
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
-from libkoiki.sso.models import SSOLoginState
+from libkoiki.sso.models import SSOLoginState, SSOPendingLink
 
 
 async def purge_expired_auth_state(
@@ -47,6 +47,7 @@ async def purge_expired_auth_state(
             < now - timedelta(minutes=settings.login_failure_window_minutes)
         ),
         "sso_login_states": delete(SSOLoginState).where(SSOLoginState.expires_at < now),
+        "sso_pending_links": delete(SSOPendingLink).where(SSOPendingLink.expires_at < now),
     }
     removed = {}
     for table, statement in statements.items():

@@ -33,6 +33,21 @@ from libkoiki.sso.settings import OIDCProviderConfig
 logger = structlog.get_logger("koiki.sso")
 
 
+class LinkRequired(SSOError):
+    """The provider vouches for the address of an existing account: only its owner links."""
+
+    def __init__(self, provider: OIDCProviderConfig, user_id: int | None) -> None:
+        super().__init__(
+            409,
+            "An account with this email already exists: enter its password once to link "
+            f"{provider.display_name}, or sign in with the password and link it on your profile",
+            "sso_link_required",
+            reason="account_exists",
+        )
+        # The account a password may link to; None: only the profile page can.
+        self.user_id = user_id
+
+
 def _verified_email(provider: OIDCProviderConfig, claims: dict[str, Any]) -> str | None:
     """The address if the provider vouches for it, and its domain is allowed; None otherwise."""
     email = claims.get("email")
@@ -157,13 +172,10 @@ async def _provision(
         )
     owner = await find_lookalike(db, email)
     if owner is not None:
-        raise SSOError(
-            409,
-            "An account with this email already exists: sign in with your password, then link "
-            f"{provider.display_name} on your profile page",
-            "sso_link_required",
-            reason="account_exists",
-        )
+        # A password link only for the address itself, not a look-alike, and only where there
+        # is a password to prove.
+        offer = owner.email == email and owner.hashed_password is not None and owner.is_active
+        raise LinkRequired(provider, owner.id if offer else None)
     auto_create = (
         provider.auto_create if provider.auto_create is not None else (settings.sso_auto_create)
     )

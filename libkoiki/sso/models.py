@@ -4,13 +4,16 @@
   Accounts are found by this link, never by email.
 - `SSOLoginState`: a started sign-in, by SHA-256 of its `state`; deleted when the provider's
   answer comes back, so a state (and the code that came with it) works once.
+- `SSOPendingLink`: a provider account whose verified email is an existing password account's,
+  waiting (minutes, once) for that account's password to link them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libkoiki.db import Base, UTCDateTime, utcnow
@@ -50,6 +53,25 @@ class SSOLoginState(Base):
     binding_hash: Mapped[str | None] = mapped_column(String(64))
     # Set when a signed-in user links a provider account instead of signing in.
     link_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SSOPendingLink(Base):
+    __tablename__ = "sso_pending_links"
+
+    # SHA-256 of the token the 409 handed to the BFF: a database reader cannot use it.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(PROVIDER_NAME_LENGTH))
+    issuer: Mapped[str] = mapped_column(String(255))
+    # The validated claims (sub, email, groups...) the link applies, as a sign-in would.
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The same browser binding as the sign-in it came from.
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    redirect_to: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
     )

@@ -197,6 +197,17 @@ async def exchange_code(
             raise provider_unavailable(provider.display_name) from None
         except (AuthlibBaseError, ValueError) as exc:  # an OAuth error, or no JSON at all
             error = getattr(exc, "error", None) or type(exc).__name__
+            if error in ("invalid_client", "unauthorized_client"):
+                # Our credentials (secret, private key, its kid) do not match the provider's
+                # registration: no retry by the user helps, only the administrator can.
+                logger.error("sso_client_rejected", provider=provider.name, error=error)
+                raise SSOError(
+                    502,
+                    f"{provider.display_name} refused this application's client credentials; "
+                    "ask your administrator to check the provider's configuration",
+                    "sso_client_rejected",
+                    reason=str(error),
+                ) from None
             logger.info("sso_code_rejected", provider=provider.name, error=error)
             raise SSOError(
                 400,
@@ -273,6 +284,68 @@ async def validate_id_token(
     if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != provider.client_id:
         raise _invalid("wrong azp")
     return claims
+
+
+# What an ID token is about and for: never taken from UserInfo, which only adds claims about the
+# user.
+_PROTOCOL_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time"}
+)
+
+
+def _invalid_userinfo(reason: str) -> SSOError:
+    return SSOError(
+        400,
+        f"The identity provider's UserInfo answer is not valid ({reason})",
+        "sso_invalid_userinfo",
+        reason=f"userinfo: {reason}",
+    )
+
+
+async def with_userinfo(
+    provider: OIDCProviderConfig, claims: dict[str, Any], tokens: dict[str, Any]
+) -> dict[str, Any]:
+    """The ID token's claims, completed from the UserInfo endpoint when they lack the email (or
+    the groups claim): providers may send those there only (OIDC Core 5.4). UserInfo's `sub`
+    must be the ID token's (5.3.2); its claims never replace the ID token's."""
+    wanted = ["email"] + ([provider.groups_claim] if provider.groups_claim else [])
+    if all(name in claims for name in wanted):
+        return claims
+    metadata = await discover(provider)
+    endpoint = metadata.get("userinfo_endpoint")
+    access_token = tokens.get("access_token")
+    if not isinstance(endpoint, str) or not isinstance(access_token, str):
+        return claims  # nothing to ask: the checks of the missing email decide
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
+            response = await http.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            )
+    except httpx.HTTPError as exc:
+        logger.warning("sso_userinfo_unreachable", provider=provider.name, error=str(exc))
+        raise provider_unavailable(provider.display_name) from None
+    if response.status_code >= 500:
+        raise provider_unavailable(provider.display_name)
+    if response.status_code != 200:
+        raise _invalid_userinfo(f"status {response.status_code}")
+    # A signed or encrypted UserInfo (application/jwt) is only sent to clients registered for
+    # it; ours asks for plain JSON.
+    try:
+        userinfo = response.json()
+    except ValueError:
+        raise _invalid_userinfo("not JSON") from None
+    if not isinstance(userinfo, dict):
+        raise _invalid_userinfo("not a JSON object")
+    if userinfo.get("sub") != claims["sub"]:
+        logger.warning("sso_userinfo_sub_mismatch", provider=provider.name)
+        raise _invalid_userinfo("sub differs from the ID token's")
+    extra = {
+        name: value
+        for name, value in userinfo.items()
+        if name not in _PROTOCOL_CLAIMS and name not in claims
+    }
+    return {**claims, **extra}
 
 
 async def end_session_url(provider: OIDCProviderConfig, *, return_url: str) -> str | None:

@@ -27,6 +27,7 @@ from libkoiki.sso.schemas import (
     EndSessionURL,
     IdentityRead,
     LinkRequest,
+    LinkWithPasswordRequest,
     ProviderRead,
     check_redirect_to,
 )
@@ -43,16 +44,22 @@ SSO_FAILURES = error_responses(
     400,
     403,
     409,
+    502,
     503,
     descriptions={
         400: "Expired or reused sign-in (`sso_invalid_state`), cancelled at the provider "
         "(`sso_access_denied`), refused code (`sso_code_rejected`), ID token failing a check "
-        "(`sso_invalid_id_token`), other provider error (`sso_provider_error`)",
+        "(`sso_invalid_id_token`), UserInfo about another subject (`sso_invalid_userinfo`), other "
+        "provider error (`sso_provider_error`)",
         403: "Email not verified by the provider (`sso_email_not_verified`), domain not allowed "
         "(`sso_domain_not_allowed`), no account and no auto-creation (`sso_no_account`), "
         "deactivated account (`sso_account_inactive`)",
-        409: "An account has this email: link it while signed in (`sso_link_required`); the "
+        409: "An account has this email (`sso_link_required`): link it while signed in, or with "
+        "its password once (`link_token`, `provider`, `expires_in` in the body, for "
+        "`POST /sso/link-with-password`); the "
         "provider account is linked to another user (`sso_identity_taken`)",
+        502: "The provider refused our client credentials: a configuration error "
+        "(`sso_client_rejected`)",
         503: "The provider cannot be reached (`sso_provider_unavailable`)",
     },
 )
@@ -149,6 +156,44 @@ async def callback(
         error=data.error,
         error_description=data.error_description,
         issuer=data.iss,
+        binding_verifier=data.binding_verifier,
+        source=source,
+    )
+
+
+@router.post(
+    "/link-with-password",
+    response_model=CallbackResult,
+    dependencies=[rate_limit("20/minute", scope="sso-link-password", per="ip")],
+    responses=error_responses(
+        400,
+        401,
+        403,
+        409,
+        429,
+        descriptions={
+            400: "The token is unknown, expired, used, or from another browser "
+            "(`sso_link_expired`)",
+            401: "Wrong password (`invalid_credentials`): the token stays usable until it expires",
+            403: "The account is deactivated or its email unconfirmed",
+            409: "The provider account is linked to another user (`sso_identity_taken`)",
+            429: "Too many failed logins for the account (`login_locked`)",
+        },
+    ),
+)
+async def link_with_password(
+    data: LinkWithPasswordRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    source: AuditSourceDep,
+) -> CallbackResult:
+    """Finish a first sign-in answered 409 `sso_link_required` with its `link_token`: the
+    account's password links the provider account to it, once, and signs in."""
+    return await service.link_with_password(
+        session,
+        settings,
+        token=data.token,
+        password=data.password,
         binding_verifier=data.binding_verifier,
         source=source,
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from libkoiki.auth.schemas import TokenPair
+from libkoiki.auth.schemas import PASSWORD_FIELD, PasswordInput, TokenPair
 
 SHA256_HEX = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 SECRET_FIELD = Field(default=None, min_length=16, max_length=256)
@@ -74,3 +74,13 @@ class EndSessionURL(BaseModel):
     end_session_url: str | None = Field(
         description="Where to send the browser to sign out at the provider too (null: nowhere)"
     )
+
+
+class LinkWithPasswordRequest(BaseModel):
+    """The token of a 409 `sso_link_required`, the account's password, the browser's secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=16, max_length=256)
+    password: PasswordInput = PASSWORD_FIELD
+    binding_verifier: str = Field(min_length=16, max_length=256)

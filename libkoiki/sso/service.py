@@ -16,13 +16,14 @@ import structlog
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.accounts.service import get_user
 from libkoiki.audit.service import AuditSource, record_event
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
-from libkoiki.errors import NotFoundError
+from libkoiki.errors import AppError, NotFoundError
 from libkoiki.sso import accounts
 from libkoiki.sso.errors import SSOError
-from libkoiki.sso.models import SSOLoginState
+from libkoiki.sso.models import SSOLoginState, SSOPendingLink
 from libkoiki.sso.schemas import CallbackResult, ProviderRead
 from libkoiki.sso.settings import OIDCProviderConfig
 
@@ -167,7 +168,7 @@ async def finish(
         )
     # Plain values: a rollback below expires the row's attributes.
     link_user_id, redirect_to, provider_name = row.link_user_id, row.redirect_to, row.provider
-    nonce, code_verifier = row.nonce, row.code_verifier
+    nonce, code_verifier, binding_hash = row.nonce, row.code_verifier, row.binding_hash
     action = "sso.link" if link_user_id is not None else "sso.login"
     try:
         provider = get_provider(settings, provider_name)
@@ -220,6 +221,7 @@ async def finish(
             nonce=nonce,
             leeway=settings.sso_clock_skew_seconds,
         )
+        claims = await oidc.with_userinfo(provider, claims, tokens)
         if link_user_id is not None:
             await accounts.link(db, provider, link_user_id, claims, source)
             return CallbackResult(redirect_to=redirect_to, linked=True, tokens=None)
@@ -227,6 +229,8 @@ async def finish(
         return CallbackResult(redirect_to=redirect_to, linked=False, tokens=pair)
     except SSOError as exc:
         await db.rollback()
+        if isinstance(exc, accounts.LinkRequired) and exc.user_id is not None and claims:
+            await _offer_password_link(db, exc, provider, claims, binding_hash, redirect_to)
         raise await _failed(
             db,
             exc,
@@ -236,6 +240,157 @@ async def finish(
             user_id=link_user_id,
             action=action,
         ) from None
+
+
+# --- link with the password once -----------------------------------------------------------------
+
+PENDING_LINK_TTL_SECONDS = 300
+EXPIRED_LINK = "This link offer has expired or was already used; sign in with your provider again"
+
+
+async def _offer_password_link(
+    db: AsyncSession,
+    error: accounts.LinkRequired,
+    provider: OIDCProviderConfig,
+    claims: dict[str, Any],
+    binding_hash: str | None,
+    redirect_to: str,
+) -> None:
+    """Attach a single-use token to the 409: with the account's password it links this identity.
+
+    Only for a sign-in the BFF bound to a browser: the token is then of use in that browser
+    only, like the sign-in it came from. It is added to the session `_failed` commits.
+    """
+    if binding_hash is None or error.user_id is None:
+        return
+    from libkoiki.sso import oidc
+
+    token = oidc.new_secret()
+    now = utcnow()
+    await db.execute(delete(SSOPendingLink).where(SSOPendingLink.expires_at < now))
+    db.add(
+        SSOPendingLink(
+            token_hash=_sha256(token),
+            user_id=error.user_id,
+            provider=provider.name,
+            issuer=provider.issuer,
+            claims=claims,
+            binding_hash=binding_hash,
+            redirect_to=redirect_to,
+            created_at=now,
+            expires_at=now + timedelta(seconds=PENDING_LINK_TTL_SECONDS),
+        )
+    )
+    error.extra = {
+        "link_token": token,
+        "provider": provider.display_name,
+        "expires_in": PENDING_LINK_TTL_SECONDS,
+    }
+
+
+_PENDING_COLUMNS = (
+    "user_id",
+    "provider",
+    "issuer",
+    "claims",
+    "redirect_to",
+    "binding_hash",
+    "expires_at",
+)
+
+
+async def _take_pending_link(db: AsyncSession, token: str) -> dict[str, Any] | None:
+    """The offer for this token, removed (by this request only, even when two race)."""
+    row = await db.get(SSOPendingLink, _sha256(token))
+    if row is None:
+        return None
+    pending = {column: getattr(row, column) for column in _PENDING_COLUMNS}
+    db.expunge(row)
+    taken = await db.execute(
+        delete(SSOPendingLink)
+        .where(SSOPendingLink.token_hash == _sha256(token))
+        .execution_options(synchronize_session=False)
+    )
+    await db.commit()
+    return pending if taken.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+async def link_with_password(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    token: str,
+    password: str,
+    binding_verifier: str,
+    source: AuditSource,
+) -> CallbackResult:
+    """Link the pending identity to its account once the account's password is proven, and sign
+    in. The token is held while the password is checked (so two requests cannot both use it)
+    and given back after a wrong password, which the login lockout counts like any other."""
+    from libkoiki.auth import service as auth_service
+
+    pending = await _take_pending_link(db, token)
+    reason = None
+    if pending is None:
+        reason = "unknown_token"
+    elif pending["expires_at"] <= utcnow():
+        reason = "expired"
+    elif not hmac.compare_digest(_sha256(binding_verifier), pending["binding_hash"]):
+        reason = "browser_mismatch"
+    if pending is None or reason is not None:
+        raise await _failed(
+            db,
+            SSOError(400, EXPIRED_LINK, "sso_link_expired", reason=reason or "unknown_token"),
+            provider=pending["provider"] if pending else None,
+            source=source,
+            action="sso.link",
+        )
+    user = await get_user(db, pending["user_id"])
+    try:
+        provider = get_provider(settings, pending["provider"])
+    except NotFoundError:
+        provider = None
+    if user is None or provider is None or provider.issuer != pending["issuer"]:
+        raise await _failed(
+            db,
+            SSOError(400, EXPIRED_LINK, "sso_link_expired", reason="provider_or_user_gone"),
+            provider=pending["provider"],
+            source=source,
+            action="sso.link",
+        )
+    try:
+        # The password login itself: its lockout, its audit event, its session.
+        pair = await auth_service.login(
+            db, settings, email=user.email, password=password, source=source
+        )
+    except AppError as exc:
+        await db.rollback()
+        if exc.code == "invalid_credentials":
+            # A typo should not send the user back to the provider: the offer stands.
+            db.add(SSOPendingLink(token_hash=_sha256(token), created_at=utcnow(), **pending))
+        # The password login's own answer (its Retry-After included), with an sso.link trace.
+        await _failed(
+            db,
+            SSOError(exc.status_code, str(exc.detail), exc.code, reason=exc.code),
+            provider=pending["provider"],
+            source=source,
+            user_id=pending["user_id"],
+            action="sso.link",
+        )
+        raise
+    try:
+        await accounts.link(db, provider, pending["user_id"], pending["claims"], source)
+    except SSOError as exc:
+        await db.rollback()
+        raise await _failed(
+            db,
+            exc,
+            provider=provider.name,
+            source=source,
+            user_id=pending["user_id"],
+            action="sso.link",
+        ) from None
+    return CallbackResult(redirect_to=pending["redirect_to"], linked=True, tokens=pair)
 
 
 def _provider_error(

@@ -4,8 +4,9 @@
   tests/support/oidc_provider (`make install` installs it), with our static client, PKCE required,
   and accounts the tests create. `sign_in` drives its login pages over HTTP like a browser.
 - `ForgingOP`: a minimal provider whose token endpoint answers whatever ID token the test forged
-  (wrong nonce, other audience, expired, unknown key, alg none, HS256...): real HTTP and real
-  signatures, for the attacks a certified provider never makes.
+  (wrong nonce, other audience, expired, unknown key, alg none, HS256...), and whose UserInfo
+  endpoint answers what the test put there: real HTTP and real signatures, for the attacks a
+  certified provider never makes.
 """
 
 from __future__ import annotations
@@ -30,18 +31,25 @@ REDIRECT_URI = "http://127.0.0.1:3999/api/auth/sso/callback"
 POST_LOGOUT_URI = "http://127.0.0.1:3999/login"
 CLIENT_ID = "koiki-test"
 CLIENT_SECRET = "koiki-test-client-secret-0123456789abcdef"
+# The second static client authenticates with a JWT signed by a key the tests generate
+# (private_key_jwt); the OP knows only its public half.
+KEY_CLIENT_ID = "koiki-test-pkjwt"
 
 
 class LoopbackOP:
-    def __init__(self) -> None:
+    def __init__(self, *, userinfo_only: bool = False) -> None:
+        # userinfo_only: the ID token carries `sub` only; email and groups come from UserInfo.
+        self.userinfo_only = userinfo_only
         self.process: subprocess.Popen[str] | None = None
         self.issuer = ""
+        self.client_key = RSAKey.generate_key(2048, parameters={"kid": "client-1", "use": "sig"})
 
     def start(self) -> None:
         if not (OP_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError("the test OP is not installed: run `make install`")
         config = {
             "port": 0,
+            "userinfo_only": self.userinfo_only,
             "clients": [
                 {
                     "client_id": CLIENT_ID,
@@ -49,7 +57,15 @@ class LoopbackOP:
                     "redirect_uris": [REDIRECT_URI],
                     "post_logout_redirect_uris": [POST_LOGOUT_URI],
                     "token_endpoint_auth_method": "client_secret_basic",
-                }
+                },
+                {
+                    "client_id": KEY_CLIENT_ID,
+                    "redirect_uris": [REDIRECT_URI],
+                    "post_logout_redirect_uris": [POST_LOGOUT_URI],
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_endpoint_auth_signing_alg": "RS256",
+                    "jwks": KeySet([self.client_key]).as_dict(private=False),
+                },
             ],
         }
         self.process = subprocess.Popen(
@@ -81,6 +97,17 @@ class LoopbackOP:
             "scopes": "openid email profile groups",
             "groups_claim": "groups",
         }
+        entry.update(overrides)
+        return entry
+
+    def key_provider_entry(self, key: RSAKey | None = None, **overrides: Any) -> dict[str, Any]:
+        """An entry for the private_key_jwt client, signing with `key` (default: the right one)."""
+        key = key or self.client_key
+        pem = key.as_pem(private=True).decode()
+        entry = self.provider_entry(
+            name="keyop", display_name="Key OP", client_id=KEY_CLIENT_ID, client_secret=None
+        )
+        entry.update(private_key=pem, private_key_id=key.kid)
         entry.update(overrides)
         return entry
 
@@ -187,6 +214,7 @@ class ForgingOP:
     def __init__(self) -> None:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "forge-1", "use": "sig"})
         self.next_id_token = ""
+        self.next_userinfo: dict[str, Any] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -258,6 +286,7 @@ class ForgingOP:
                             "authorization_endpoint": f"{op.issuer}/authorize",
                             "token_endpoint": f"{op.issuer}/token",
                             "jwks_uri": f"{op.issuer}/jwks",
+                            "userinfo_endpoint": f"{op.issuer}/userinfo",
                             "response_types_supported": ["code"],
                             "subject_types_supported": ["public"],
                             # Advertised, to show that our allow-list refuses them anyway.
@@ -266,6 +295,8 @@ class ForgingOP:
                     )
                 elif self.path == "/jwks":
                     self._json(KeySet([op.key]).as_dict(private=False))
+                elif self.path == "/userinfo":
+                    self._json(op.next_userinfo)
                 else:
                     self.send_error(404)
 

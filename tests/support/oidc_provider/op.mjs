@@ -1,6 +1,6 @@
 // A real OpenID Provider (panva's certified oidc-provider) on loopback, for the SSO tests only.
 //
-//   OP_CONFIG='{"port": 0, "clients": [...], "accounts": {...}}' node op.mjs
+//   OP_CONFIG='{"port": 0, "clients": [...], "accounts": {...}, "userinfo_only": false}' node op.mjs
 //
 // Prints one line `{"issuer": "http://127.0.0.1:PORT"}` once it listens. Besides the standard
 // endpoints it serves, for tests only:
@@ -55,8 +55,9 @@ function buildProvider(issuer, signingKey) {
       profile: ['name'],
       groups: ['groups'],
     },
-    // The claims of the granted scopes go into the ID token, as Entra ID and Okta do.
-    conformIdTokenClaims: false,
+    // By default the claims of the granted scopes go into the ID token, as Entra ID and Okta do;
+    // `"userinfo_only": true` keeps them for the UserInfo endpoint, as the spec's code flow does.
+    conformIdTokenClaims: config.userinfo_only ?? false,
     pkce: { methods: ['S256'], required: () => true },
     features: {
       devInteractions: { enabled: false },

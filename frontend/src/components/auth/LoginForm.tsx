@@ -21,9 +21,11 @@ interface Props {
   providers: SsoProvider[]
   /** The code of a failed single sign-on, sent back here by the BFF's callback. */
   ssoError: string | null
+  /** A provider account waiting for this account's password to be linked (its name). */
+  linkProvider?: string | null
 }
 
-export function LoginForm({ next, reason, providers, ssoError }: Props) {
+export function LoginForm({ next, reason, providers, ssoError, linkProvider = null }: Props) {
   const { m } = useI18n()
   const { formRef, fields, problem, check, fail } = useFormErrors(['email', 'password'], { username: 'email' })
   const [busy, setBusy] = useState(false)
@@ -39,7 +41,11 @@ export function LoginForm({ next, reason, providers, ssoError }: Props) {
     verified: { text: m.auth.verified, tone: 'success' },
   }
   const notice = reason ? notices[reason] : null
-  const ssoMessage = ssoError ? ((m.errors as Record<string, string>)[ssoError] ?? m.errors.sso_provider_error) : null
+  const ssoMessage = linkProvider
+    ? null
+    : ssoError
+      ? ((m.errors as Record<string, string>)[ssoError] ?? m.errors.sso_provider_error)
+      : null
 
   // Just registered: the address is filled in, the password is what is left to type.
   useEffect(() => {
@@ -108,6 +114,7 @@ export function LoginForm({ next, reason, providers, ssoError }: Props) {
           <p className="sso-or">{m.auth.ssoOr}</p>
         </section>
       ) : null}
+      {linkProvider ? <LinkWithPassword provider={linkProvider} /> : null}
       {/* method="post": a submit before hydration must not put the password into the URL. */}
       <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         {notice && !problem.message ? <Notice message={notice.text} tone={notice.tone} /> : null}
@@ -137,5 +144,53 @@ export function LoginForm({ next, reason, providers, ssoError }: Props) {
         </span>
       </div>
     </>
+  )
+}
+
+/** The password once, to link the provider account the sign-in came back with, and sign in. */
+function LinkWithPassword({ provider }: { provider: string }) {
+  const { m } = useI18n()
+  const { formRef, fields, problem, fail } = useFormErrors(['password'])
+  const [busy, setBusy] = useState(false)
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault()
+    const password = String(new FormData(event.currentTarget).get('password') ?? '')
+    setBusy(true)
+    try {
+      const result = await request<{ redirect_to: string }>('/api/auth/sso/link-password', {
+        method: 'POST',
+        json: { password },
+        keep401: true,
+      })
+      hardNavigate(result.redirect_to)
+    } catch (error) {
+      fail(error)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <section className="sso" aria-labelledby="sso-link-heading">
+      <h2 id="sso-link-heading" className="sso-heading">
+        {format(m.auth.ssoLinkHeading, { name: provider })}
+      </h2>
+      <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate data-testid="sso-link-form">
+        <FormError message={problem.message} requestId={problem.requestId} />
+        <p className="intro">{format(m.auth.ssoLinkIntro, { name: provider })}</p>
+        <Field
+          label={m.auth.ssoLinkPassword}
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          error={fields.password}
+          required
+        />
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {format(m.auth.ssoLinkSubmit, { name: provider })}
+        </button>
+      </form>
+      <p className="sso-or">{m.auth.ssoOr}</p>
+    </section>
   )
 }

@@ -73,3 +73,57 @@ export async function ssoProviders(): Promise<SsoProvider[]> {
     return []
   }
 }
+
+// A first sign-in onto an existing password account: the API's single-use link token, this
+// browser's binding secret (the API checks both) and the provider's name for the page, until
+// the account's password is entered once on the login page.
+const LINK_BASE = 'koiki_sso_link'
+
+export interface PendingLink {
+  token: string
+  verifier: string
+  provider: string
+}
+
+export function ssoLinkCookieName(): string {
+  return cookieSecure() ? `__Host-${LINK_BASE}` : LINK_BASE
+}
+
+export function setLinkCookie(response: NextResponse, link: PendingLink, maxAge: number): void {
+  response.cookies.set({
+    name: ssoLinkCookieName(),
+    value: Buffer.from(JSON.stringify(link)).toString('base64url'),
+    httpOnly: true,
+    // Lax: the login page that reads it is reached by a redirect chain that began at the
+    // provider's site, which a Strict cookie would not follow. The POST that uses it checks
+    // the Origin.
+    secure: cookieSecure(),
+    sameSite: 'lax',
+    path: '/',
+    maxAge: Math.max(1, Math.min(maxAge, MAX_AGE_SECONDS)),
+  })
+}
+
+export function readLinkCookie(value: string | undefined): PendingLink | null {
+  if (!value || value.length > 2048) return null
+  try {
+    const link = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<PendingLink>
+    const { token, verifier, provider } = link
+    if (typeof token !== 'string' || typeof verifier !== 'string' || typeof provider !== 'string') return null
+    return { token, verifier, provider: provider.slice(0, 64) }
+  } catch {
+    return null
+  }
+}
+
+export function clearLinkCookie(response: NextResponse): void {
+  response.cookies.set({
+    name: ssoLinkCookieName(),
+    value: '',
+    httpOnly: true,
+    secure: cookieSecure(),
+    sameSite: 'lax',
+    path: '/',
+    maxAge: 0,
+  })
+}

@@ -2,7 +2,14 @@ import type { NextRequest } from 'next/server'
 import { safeNext } from '@/lib/redirect'
 import { ApiUnreachable, callApi } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
-import { clearBindingCookie, failurePath, readBindingCookie, redirectHere, ssoCookieName } from '@/lib/server/sso'
+import {
+  clearBindingCookie,
+  failurePath,
+  readBindingCookie,
+  redirectHere,
+  setLinkCookie,
+  ssoCookieName,
+} from '@/lib/server/sso'
 
 export const dynamic = 'force-dynamic'
 
@@ -53,9 +60,19 @@ export async function GET(request: NextRequest) {
     return response
   }
   if (!upstream.ok) {
-    const body = (await upstream.json().catch(() => ({}))) as { code?: string }
+    const body = (await upstream.json().catch(() => ({}))) as {
+      code?: string
+      link_token?: unknown
+      provider?: unknown
+      expires_in?: unknown
+    }
     const response = redirectHere(request, failurePath(body.code ?? 'sso_provider_error', place))
     clearBindingCookie(response)
+    if (body.code === 'sso_link_required' && typeof body.link_token === 'string' && typeof body.provider === 'string') {
+      // The login page then offers to link with the account's password once.
+      const maxAge = typeof body.expires_in === 'number' ? body.expires_in : 300
+      setLinkCookie(response, { token: body.link_token, verifier: binding.verifier, provider: body.provider }, maxAge)
+    }
     return response
   }
   const result = (await upstream.json()) as CallbackResult
