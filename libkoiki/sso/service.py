@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.service import get_user
 from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.auth.sessions import end_session, find_session_by_refresh_token
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
 from libkoiki.errors import AppError, NotFoundError
@@ -382,6 +383,11 @@ async def link_with_password(
         await accounts.link(db, provider, pending["user_id"], pending["claims"], source)
     except SSOError as exc:
         await db.rollback()
+        # The password was right but nothing is linked: the session its login opened is never
+        # handed out, so it ends here rather than linger until it expires.
+        opened = await find_session_by_refresh_token(db, pair.refresh_token)
+        if opened is not None:
+            await end_session(db, opened, reason="sso_link_failed")
         raise await _failed(
             db,
             exc,

@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libkoiki.auth.models import AuthSession
 from libkoiki.db import utcnow
 from libkoiki.sso.models import SSOPendingLink, UserIdentity
 from tests.fixtures.auth import AuthedUser, login, register_and_login, unique_email
@@ -162,3 +163,33 @@ async def test_the_token_is_of_no_use_in_another_browser_or_after_it_expires(
         ("body", "token"),
         ("body", "password"),
     }
+
+
+async def test_a_link_refused_after_the_password_leaves_no_session_behind(
+    sso_client: httpx.AsyncClient, test_op: LoopbackOP, db_session: AsyncSession
+) -> None:
+    """The provider account was linked to someone else between the offer and the password."""
+    owner, account = await owner_and_op_account(sso_client, test_op)
+    refused, verifier = await first_sign_in(sso_client, test_op, account)
+    token = refused.json()["link_token"]
+    other = await register_and_login(sso_client, unique_email("linkpw-other"))
+    db_session.add(
+        UserIdentity(user_id=other.id, provider="testop", issuer=test_op.issuer, subject=account.id)
+    )
+    await db_session.commit()
+
+    async def open_sessions() -> int:
+        db_session.expire_all()
+        rows = await db_session.scalars(
+            select(AuthSession.id).where(
+                AuthSession.user_id == owner.id, AuthSession.revoked_at.is_(None)
+            )
+        )
+        return len(list(rows))
+
+    before = await open_sessions()
+    taken = await link(sso_client, token, owner.password, verifier)
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "sso_identity_taken"
+    assert await open_sessions() == before
+    assert await identities_of(db_session, owner.id) == []
