@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import Role, User
 from libkoiki.accounts.service import create_user, find_lookalike, get_user, normalize_email
-from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.audit.service import AuditSource, record_event, record_user_event
 from libkoiki.auth.principals import principal_changed
 from libkoiki.auth.schemas import TokenPair
 from libkoiki.auth.sessions import create_session
@@ -198,13 +198,11 @@ async def _provision(
         user_id=user.id, provider=provider.name, issuer=provider.issuer, subject=str(claims["sub"])
     )
     db.add(identity)
-    await record_event(
+    await record_user_event(
         db,
         action="sso.provision",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={"provider": provider.name},
     )
@@ -242,13 +240,11 @@ async def link(
         db.add(identity)
     identity.email = email if isinstance(email, str) else None
     await _apply_roles(db, provider, user, claims, source)
-    await record_event(
+    await record_user_event(
         db,
         action="sso.link",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={"provider": provider.name},
     )
@@ -283,13 +279,11 @@ async def _apply_roles(
         return
     user.roles = [role for role in user.roles if role.name not in removed] + added
     principal_changed(db, user.id)
-    await record_event(
+    await record_user_event(
         db,
         action="sso.roles_changed",
-        actor_id=user.id,
-        actor_email=user.email,
-        target_type="user",
-        target_id=str(user.id),
+        user_id=user.id,
+        email=user.email,
         request=source,
         details={
             "provider": provider.name,

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import User
-from libkoiki.audit.service import AuditSource, record_event
+from libkoiki.audit.service import AuditSource, record_user_event
 from libkoiki.auth.dependencies import Authenticated
 from libkoiki.auth.models import AuthSession
 from libkoiki.config import Settings
@@ -58,13 +58,11 @@ async def unlink(db: AsyncSession, user: User, identity_id: int, *, source: Audi
             )
     provider, user_id, email = identity.provider, user.id, user.email
     await db.delete(identity)
-    await record_event(
+    await record_user_event(
         db,
         action="sso.unlink",
-        actor_id=user_id,
-        actor_email=email,
-        target_type="user",
-        target_id=str(user_id),
+        user_id=user_id,
+        email=email,
         request=source,
         details={"provider": provider},
     )
