@@ -81,3 +81,15 @@ export function errorResponse(
 ): Response {
   return Response.json({ detail, code, request_id: null }, { status, headers })
 }
+
+/** The API's 422 for a required body field the BFF found missing before calling it. */
+export function missingField(field: string): Response {
+  return Response.json(
+    {
+      detail: [{ loc: ['body', field], msg: 'Field required', type: 'missing' }],
+      code: 'validation_error',
+      request_id: null,
+    },
+    { status: 422 },
+  )
+}

@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server'
-import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
+import { ApiUnreachable, callApi, errorResponse, missingField } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 
@@ -15,14 +15,7 @@ export async function POST(request: NextRequest): Promise<Response> {
     unknown
   >
   if (typeof email !== 'string' || typeof password !== 'string') {
-    return Response.json(
-      {
-        detail: [{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }],
-        code: 'validation_error',
-        request_id: null,
-      },
-      { status: 422 },
-    )
+    return missingField('email')
   }
   let upstream: Response
   try {

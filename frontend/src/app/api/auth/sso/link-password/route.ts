@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from 'next/server'
 import { safeNext } from '@/lib/redirect'
-import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
+import { ApiUnreachable, callApi, errorResponse, missingField } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 import { clearLinkCookie, readLinkCookie, ssoLinkCookieName } from '@/lib/server/sso'
@@ -19,14 +19,7 @@ export async function POST(request: NextRequest): Promise<Response> {
   const input: unknown = await request.json().catch(() => null)
   const password = typeof input === 'object' && input !== null ? (input as Record<string, unknown>).password : undefined
   if (typeof password !== 'string' || !password) {
-    return Response.json(
-      {
-        detail: [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }],
-        code: 'validation_error',
-        request_id: null,
-      },
-      { status: 422 },
-    )
+    return missingField('password')
   }
   let upstream: Response
   try {
