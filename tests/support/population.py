@@ -8,6 +8,7 @@ backup/restore proof. A new table that `populate_every_table` leaves empty fails
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import asyncpg
 import httpx
@@ -69,6 +70,22 @@ async def populate_every_table(client: httpx.AsyncClient, forging_op: ForgingOP)
     forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"]))
     linked = await client.post(f"{SSO}/callback", json={"state": params["state"], "code": "c"})
     assert linked.status_code == 200, linked.text
+    # Bob's address signs in at the provider for the first time: the offer to link the two with
+    # his password once (sso_pending_links).
+    verifier = secrets.token_urlsafe(32)
+    offered = await client.get(
+        f"{SSO}/forge/authorize",
+        params={"binding": hashlib.sha256(verifier.encode()).hexdigest()},
+    )
+    assert offered.status_code == 302, offered.text
+    params = query_of(offered.headers["location"])
+    forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"], email=bob.email))
+    refused = await client.post(
+        f"{SSO}/callback",
+        json={"state": params["state"], "code": "c", "binding_verifier": verifier},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "sso_link_required"
     # ...and a sign-in is left unfinished at the provider (sso_login_states).
     started = await client.get(f"{SSO}/forge/authorize")
     assert started.status_code == 302, started.text
