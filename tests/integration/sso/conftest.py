@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +21,13 @@ from tests.support.oidc import POST_LOGOUT_URI, REDIRECT_URI, ForgingOP, Loopbac
 SSO = "/api/v1/auth/sso"
 
 
-@pytest.fixture
-async def sso_client(
-    make_client: ClientFactory, test_op: LoopbackOP, forging_op: ForgingOP
+@asynccontextmanager
+async def app_with(
+    make_client: ClientFactory, op: LoopbackOP, forging_op: ForgingOP
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with the real OP (auto-creation on, groups mapped to roles) and the forging one."""
+    """The app with `op` (auto-creation on, groups mapped to roles) and the forging provider."""
     providers = [
-        test_op.provider_entry(auto_create=True, role_mapping={"koiki-admins": "admin"}),
+        op.provider_entry(auto_create=True, role_mapping={"koiki-admins": "admin"}),
         forging_op.provider_entry(),
     ]
     async with make_client(
@@ -34,6 +35,14 @@ async def sso_client(
         sso_redirect_url=REDIRECT_URI,
         sso_post_logout_redirect_url=POST_LOGOUT_URI,
     ) as client:
+        yield client
+
+
+@pytest.fixture
+async def sso_client(
+    make_client: ClientFactory, test_op: LoopbackOP, forging_op: ForgingOP
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_with(make_client, test_op, forging_op) as client:
         yield client
 
 

@@ -12,23 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libkoiki.accounts.models import User
 from tests.conftest import ClientFactory
 from tests.fixtures.auth import unique_email
-from tests.integration.sso.conftest import audit_events, finish, start
-from tests.support.oidc import POST_LOGOUT_URI, REDIRECT_URI, ForgingOP, LoopbackOP, sign_in_at_op
+from tests.integration.sso.conftest import app_with, audit_events, finish, start
+from tests.support.oidc import ForgingOP, LoopbackOP, sign_in_at_op
 
 
 @pytest.fixture
 async def client(
     make_client: ClientFactory, userinfo_op: LoopbackOP, forging_op: ForgingOP
 ) -> AsyncIterator[httpx.AsyncClient]:
-    providers = [
-        userinfo_op.provider_entry(auto_create=True, role_mapping={"koiki-admins": "admin"}),
-        forging_op.provider_entry(),
-    ]
-    async with make_client(
-        oidc_providers=providers,
-        sso_redirect_url=REDIRECT_URI,
-        sso_post_logout_redirect_url=POST_LOGOUT_URI,
-    ) as client:
+    async with app_with(make_client, userinfo_op, forging_op) as client:
         yield client
 
 
