@@ -2,7 +2,8 @@
 # Frontend CI: npm ci, lint, typecheck, unit tests, API type drift, production build, then the
 # Playwright suite against the built frontend and a real API on PostgreSQL + Redis.
 # Called by .ci/run from the repository root with E2E_DATABASE_URL (an empty database) and
-# E2E_REDIS_URL set; .venv must exist. Prints "frontend: N passed, N failed" last.
+# E2E_REDIS_URL set; .venv must exist. Prints "frontend: N passed, N failed" last. Arguments go to
+# the main Playwright run: `.ci/frontend.sh e2e/outage.spec.ts --repeat-each 5` repeats one spec.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -203,7 +204,7 @@ step "end-to-end (Playwright, Debian Chromium)"
 cd "$ROOT/frontend"
 mkdir -p e2e/screenshots
 set +e
-npx playwright test
+npx playwright test "$@"
 e2e_status=$?
 set -e
 count_e2e() { # adds this run's results to the totals

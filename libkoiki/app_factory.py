@@ -17,6 +17,7 @@ from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 
 from libkoiki import __version__
+from libkoiki.auth.passwords import hash_concurrency
 from libkoiki.auth.principals import SESSION_INFO_KEY, SecurityStamps
 from libkoiki.config import Settings, get_settings
 from libkoiki.db import Reader, create_engine, create_sessionmaker
@@ -92,6 +93,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             version=__version__,
             database=engine.url.get_backend_name(),
             redis=describe_redis_url(settings.redis_url) if settings.redis_url else None,
+            # What PASSWORD_HASH_CONCURRENCY=auto made of this machine or pod.
+            hashing_threads=hash_concurrency(settings.password_hash_concurrency),
         )
         report_mail_gap(settings)
         try:

@@ -209,11 +209,13 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=8, ge=8, le=64)
     # zxcvbn's score a new password must reach: 3 is at least 10^8 guesses, 4 at least 10^10.
     password_min_score: int = Field(default=3, ge=2, le=4)
-    # Hashes at once per process. Two keep a 1-2 CPU replica's logins as fast as four did, and
-    # its other requests far steadier: four hashing threads fought the event loop for the GIL
-    # and the cache (`/health` p99 during `make bench`'s login flood 5-27 x the quiet p99 with
-    # four, under 2 x with two). More only pays on a replica with more cores to itself.
-    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    # Hashes at once per process. "auto": the CPUs this process may use (affinity, cgroup quota)
+    # less one for the event loop, between 1 and 4. Hashing threads beside a busy loop slow every
+    # other request (the GIL, the cache): on 2 cores `/health`'s p99 during `make bench`'s login
+    # flood was 5-27 x the quiet one with four threads, ~2.9 x with two, ~1.9 x with one.
+    password_hash_concurrency: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        default="auto"
+    )
     # argon2id cost; OWASP's floor is 19 MiB / 2 passes / 1 lane. Raising either re-hashes
     # every password at its owner's next login.
     password_hash_memory_kib: int = Field(default=19456, ge=19456, le=1024 * 1024)

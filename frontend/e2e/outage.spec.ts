@@ -202,6 +202,8 @@ test('the pages shown while the API is down pass axe in both languages at both w
     // After a retry that failed too: the page says so.
     await page.getByRole('button', { name: m.pages.retry }).click()
     await expect(page.getByRole('status').filter({ hasText: format(m.pages.outageStill, { n: 1 }) })).toBeVisible()
+    // A refresh remounts Next's streamed metadata: the title can follow the page by a moment.
+    await expect(page).toHaveTitle(`${m.admin.usersTitle} | ${m.app.name}`)
     await noAxeViolation(page, `${locale} /admin/users after a failed retry`, found)
 
     // Signing in while the API is down: the form, then what its submission says.

@@ -3,9 +3,10 @@
 A hash costs ~20 ms of CPU and 19 MiB of memory (the defaults); on the event loop a login burst
 would freeze every other request, and unbounded in threads it would eat all cores and memory. So
 each hash runs in a thread of the hasher's own pool, and at most `password_hash_concurrency` run
-at once; the rest wait their turn without blocking the loop. Those threads also run at a lower
-scheduling priority (Linux), so when the cores are busy the event loop, serving every other
-request, gets them first: a login flood slows logins, not the API (`make bench`, scenario 4).
+at once (by default one less than the CPUs the process may use, so the event loop keeps a core);
+the rest wait their turn without blocking the loop. Those threads also run at a lower scheduling
+priority (Linux), so when the cores are busy the event loop, serving every other request, gets
+them first: a login flood slows logins, not the API (`make bench`, scenario 4).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import math
 import os
 import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from pwdlib import PasswordHash
@@ -33,6 +36,9 @@ ARGON2_PARALLELISM = 1
 # Niceness added to the hashing threads: at +10 a thread gets about a tenth of a core it shares
 # with a normal-priority one (the event loop), and all of an idle core.
 HASHING_NICENESS = 10
+# "auto" hashing threads stop here: each holds 19 MiB while it hashes, and a big host often runs
+# several workers, each computing its own share.
+MAX_AUTO_HASH_CONCURRENCY = 4
 
 # glibc's mallopt parameter, and the size from which every block becomes a mapping of its own.
 M_MMAP_THRESHOLD = -3
@@ -122,13 +128,44 @@ def _hasher_for(memory_kib: int, time_cost: int, concurrency: int) -> PasswordHa
     return PasswordHasher(memory_kib=memory_kib, time_cost=time_cost, concurrency=concurrency)
 
 
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
+    """The CPUs this process may run on: its affinity, lowered by a cgroup CPU quota (a container's
+    or a pod's `limits.cpu`), which the affinity does not show."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus: float = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    quota = _cgroup_cpu_quota(cgroup)
+    return min(cpus, quota) if quota is not None else cpus
+
+
+def _cgroup_cpu_quota(cgroup: Path) -> float | None:
+    try:
+        if (v2 := cgroup / "cpu.max").exists():  # "max 100000" or "150000 100000"
+            limit, period = v2.read_text().split()
+        else:
+            limit = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()  # -1: none
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    if limit in ("max", "-1"):
+        return None
+    return int(limit) / int(period)
+
+
+def hash_concurrency(setting: int | str, cpus: float | None = None) -> int:
+    """PASSWORD_HASH_CONCURRENCY, "auto" made a number: a core left to the event loop."""
+    if isinstance(setting, int):
+        return setting
+    cpus = usable_cpus() if cpus is None else cpus
+    return max(1, min(MAX_AUTO_HASH_CONCURRENCY, math.floor(cpus) - 1))
+
+
 def get_password_hasher(settings: Settings | None = None) -> PasswordHasher:
     """The process-wide hasher for these settings (one concurrency limit per process)."""
     settings = settings or get_settings()
     return _hasher_for(
         settings.password_hash_memory_kib,
         settings.password_hash_time_cost,
-        settings.password_hash_concurrency,
+        hash_concurrency(settings.password_hash_concurrency),
     )
 
 

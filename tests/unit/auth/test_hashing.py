@@ -7,8 +7,13 @@ import asyncio
 import os
 import threading
 import time
+from pathlib import Path
 
-from libkoiki.auth.passwords import HASHING_NICENESS, PasswordHasher
+import pytest
+from pydantic import ValidationError
+
+from libkoiki.auth.passwords import HASHING_NICENESS, PasswordHasher, hash_concurrency, usable_cpus
+from libkoiki.config import Settings
 
 MEMORY_KIB = 19456
 
@@ -107,3 +112,34 @@ def test_the_hasher_serves_successive_event_loops() -> None:
     first = asyncio.run(hasher.hash("pear-cinnamon-88"))
     matches, _ = asyncio.run(hasher.verify("pear-cinnamon-88", first))
     assert matches
+
+
+def test_auto_concurrency_leaves_the_event_loop_a_core() -> None:
+    assert [hash_concurrency("auto", cpus) for cpus in (0.5, 1, 1.5, 2, 3, 4, 8, 64)] == [
+        1, 1, 1, 1, 2, 3, 4, 4,
+    ]  # fmt: skip
+    assert hash_concurrency(6, cpus=2) == 6  # a number set by the operator is taken as it is
+
+
+def test_a_pods_cpu_limit_counts_as_its_cpus(tmp_path: Path) -> None:
+    """cgroup v2 (`limits.cpu: 1.5` is "150000 100000") and v1; no quota: the affinity."""
+    affinity = len(os.sched_getaffinity(0))
+    assert usable_cpus(tmp_path) == affinity  # no cgroup files: nothing lowers the affinity
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(tmp_path) == affinity
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert usable_cpus(tmp_path) == 0.5
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert usable_cpus(tmp_path) == affinity
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    assert usable_cpus(tmp_path) == 0.5
+
+
+def test_the_setting_takes_auto_or_a_bounded_number() -> None:
+    assert Settings(_env_file=None).password_hash_concurrency == "auto"  # type: ignore[call-arg]
+    assert Settings(_env_file=None, password_hash_concurrency="3").password_hash_concurrency == 3  # type: ignore[call-arg,arg-type]
+    with pytest.raises(ValidationError, match="password_hash_concurrency"):
+        Settings(_env_file=None, password_hash_concurrency=0)  # type: ignore[call-arg]
