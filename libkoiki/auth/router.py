@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Path, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from libkoiki.accounts.schemas import UserMe, UserRead
@@ -130,6 +130,28 @@ async def verify_email_resend(
     return ResetRequested(detail=registration.RESEND_REQUESTED)
 
 
+async def password_form(
+    *,
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form(json_schema_extra={"format": "password"})],
+    scope: Annotated[str, Form()] = "",
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form(json_schema_extra={"format": "password"})] = None,
+) -> OAuth2PasswordRequestForm:
+    """The OAuth2 password form, the same fields as `Depends(OAuth2PasswordRequestForm)`, read on
+    the event loop: FastAPI calls a class dependency in its thread pool, a thread hop per login
+    and, after a burst, idle threads holding on to memory."""
+    return OAuth2PasswordRequestForm(
+        grant_type=grant_type,
+        username=username,
+        password=password,
+        scope=scope,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+
+
 @router.post(
     "/login",
     response_model=TokenPair,
@@ -144,7 +166,7 @@ async def verify_email_resend(
     ),
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[OAuth2PasswordRequestForm, Depends(password_form)],
     session: SessionDep,
     settings: SettingsDep,
     source: AuditSourceDep,
