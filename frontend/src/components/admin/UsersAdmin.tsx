@@ -74,6 +74,12 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     reload()
   }
 
+  // After a failed load `skip` already holds the page asked for: asking for it again must still load.
+  function turnPage(next: number) {
+    setSkip(next)
+    reload()
+  }
+
   async function setActive(user: User, active: boolean) {
     if (busyId !== null) return
     setBusyId(user.id)
@@ -259,17 +265,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
             </table>
           </ScrollRegion>
         ) : null}
-        {page ? (
-          <Pagination
-            skip={page.skip}
-            limit={LIMIT}
-            total={page.total}
-            onChange={(next) => {
-              setSkip(next)
-              reload()
-            }}
-          />
-        ) : null}
+        <Pagination page={page} limit={LIMIT} onChange={turnPage} />
       </section>
       <NewUserDialog
         key={newUserForm}

@@ -262,14 +262,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
           </ul>
         ) : null}
 
-        {page ? (
-          <Pagination
-            skip={page.skip}
-            limit={LIMIT}
-            total={page.total}
-            onChange={(skip) => setQuery((current) => ({ ...current, skip }))}
-          />
-        ) : null}
+        <Pagination page={page} limit={LIMIT} onChange={(skip) => setQuery((current) => ({ ...current, skip }))} />
       </section>
 
       <ConfirmDialog
