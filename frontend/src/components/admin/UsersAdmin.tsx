@@ -1,10 +1,11 @@
 'use client'
 
-import { useCallback, useEffect, useId, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
 import { ScrollRegion } from '@/components/ScrollRegion'
+import { SearchField } from '@/components/SearchField'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
@@ -22,7 +23,6 @@ const LIMIT = 20
 export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canListRoles: boolean }) {
   const { m, locale } = useI18n()
   const me = useUser()
-  const searchId = useId()
   const [searchText, setSearchText] = useState('')
   const searchTyped = useRef(false)
   const [q, setQ] = useState('')
@@ -146,22 +146,15 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
           {m.admin.usersTitle}
         </h2>
         <div className="toolbar">
-          <div className="search">
-            <label htmlFor={searchId} className="visually-hidden">
-              {m.admin.searchUsers}
-            </label>
-            <input
-              id={searchId}
-              type="search"
-              className="input"
-              placeholder={m.admin.searchUsersPlaceholder}
-              value={searchText}
-              onChange={(event) => {
-                searchTyped.current = true
-                setSearchText(event.target.value)
-              }}
-            />
-          </div>
+          <SearchField
+            label={m.admin.searchUsers}
+            placeholder={m.admin.searchUsersPlaceholder}
+            value={searchText}
+            onChange={(text) => {
+              searchTyped.current = true
+              setSearchText(text)
+            }}
+          />
         </div>
         {problem.message ? (
           <div className="card-message">
