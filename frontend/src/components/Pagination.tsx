@@ -3,17 +3,19 @@
 import { useEffect, useRef } from 'react'
 import { format } from '@/i18n'
 import { useI18n } from '@/i18n/client'
+import type { Page } from '@/lib/api/types'
 
 interface Props {
-  /** The offset of the page on screen (the API's answer), not the one being asked for. */
-  skip: number
+  /** The page on screen (the API's answer), not the one being asked for; nothing while none is. */
+  page: Pick<Page<unknown>, 'skip' | 'total'> | null
   limit: number
-  total: number
   onChange: (skip: number) => void
 }
 
-export function Pagination({ skip, limit, total, onChange }: Props) {
+export function Pagination({ page, limit, onChange }: Props) {
   const { m } = useI18n()
+  const skip = page?.skip ?? 0
+  const total = page?.total ?? 0
   const previous = useRef<HTMLButtonElement>(null)
   const next = useRef<HTMLButtonElement>(null)
   const pressed = useRef<'previous' | 'next' | null>(null)

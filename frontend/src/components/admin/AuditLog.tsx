@@ -128,6 +128,12 @@ export function AuditLog() {
     return m.admin.actionNames[code] ?? code
   }
 
+  // After a failed load `skip` already holds the page asked for: asking for it again must still load.
+  function turnPage(next: number) {
+    setSkip(next)
+    reload()
+  }
+
   return (
     <div className="stack">
       <div className="page-head">
@@ -243,17 +249,7 @@ export function AuditLog() {
             </table>
           </ScrollRegion>
         ) : null}
-        {page ? (
-          <Pagination
-            skip={page.skip}
-            limit={LIMIT}
-            total={page.total}
-            onChange={(next) => {
-              setSkip(next)
-              reload()
-            }}
-          />
-        ) : null}
+        <Pagination page={page} limit={LIMIT} onChange={turnPage} />
       </section>
     </div>
   )

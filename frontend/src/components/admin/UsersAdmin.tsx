@@ -1,10 +1,11 @@
 'use client'
 
-import { useCallback, useEffect, useId, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
 import { ScrollRegion } from '@/components/ScrollRegion'
+import { SearchField } from '@/components/SearchField'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader, NO_PROBLEM, type Problem } from '@/components/useLoader'
 import { useUser } from '@/components/UserContext'
@@ -22,7 +23,6 @@ const LIMIT = 20
 export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canListRoles: boolean }) {
   const { m, locale } = useI18n()
   const me = useUser()
-  const searchId = useId()
   const [searchText, setSearchText] = useState('')
   const searchTyped = useRef(false)
   const [q, setQ] = useState('')
@@ -71,6 +71,12 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
     // A search typed meanwhile wins over the jump.
     if (searchTyped.current) return
     setSkip(all ? Math.floor(Math.max(all.total - 1, 0) / LIMIT) * LIMIT : 0)
+    reload()
+  }
+
+  // After a failed load `skip` already holds the page asked for: asking for it again must still load.
+  function turnPage(next: number) {
+    setSkip(next)
     reload()
   }
 
@@ -140,22 +146,15 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
           {m.admin.usersTitle}
         </h2>
         <div className="toolbar">
-          <div className="search">
-            <label htmlFor={searchId} className="visually-hidden">
-              {m.admin.searchUsers}
-            </label>
-            <input
-              id={searchId}
-              type="search"
-              className="input"
-              placeholder={m.admin.searchUsersPlaceholder}
-              value={searchText}
-              onChange={(event) => {
-                searchTyped.current = true
-                setSearchText(event.target.value)
-              }}
-            />
-          </div>
+          <SearchField
+            label={m.admin.searchUsers}
+            placeholder={m.admin.searchUsersPlaceholder}
+            value={searchText}
+            onChange={(text) => {
+              searchTyped.current = true
+              setSearchText(text)
+            }}
+          />
         </div>
         {problem.message ? (
           <div className="card-message">
@@ -259,17 +258,7 @@ export function UsersAdmin({ canWrite, canListRoles }: { canWrite: boolean; canL
             </table>
           </ScrollRegion>
         ) : null}
-        {page ? (
-          <Pagination
-            skip={page.skip}
-            limit={LIMIT}
-            total={page.total}
-            onChange={(next) => {
-              setSkip(next)
-              reload()
-            }}
-          />
-        ) : null}
+        <Pagination page={page} limit={LIMIT} onChange={turnPage} />
       </section>
       <NewUserDialog
         key={newUserForm}

@@ -12,6 +12,7 @@ import { api, hardNavigate, request } from '@/lib/client/bff'
 import { takeNewAccount } from '@/lib/client/new-account'
 import { ApiError } from '@/lib/errors'
 import { validateLogin } from '@/lib/validation'
+import { SubmitButton } from './AuthParts'
 
 export type LoginReason = 'expired' | 'registered' | 'reset' | 'logged_out' | 'verified' | null
 
@@ -133,9 +134,7 @@ export function LoginForm({ next, reason, providers, ssoError, linkProvider = nu
           error={fields.password}
           required
         />
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-          {busy ? m.auth.loggingIn : m.auth.login}
-        </button>
+        <SubmitButton busy={busy} busyLabel={m.auth.loggingIn} label={m.auth.login} />
       </form>
       <div className="auth-links">
         <Link href="/reset-password">{m.auth.forgotPassword}</Link>

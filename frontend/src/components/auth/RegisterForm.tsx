@@ -11,6 +11,7 @@ import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
 import { rememberNewAccount } from '@/lib/client/new-account'
 import { accountValues, validateRegister } from '@/lib/validation'
+import { SubmitButton } from './AuthParts'
 
 export function RegisterForm() {
   const { m } = useI18n()
@@ -64,9 +65,7 @@ export function RegisterForm() {
         <Field label={m.auth.fullName} name="full_name" autoComplete="name" error={fields.full_name} optional />
         <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
         <NewPasswordFields name="password" label={m.auth.password} confirmLabel={m.auth.confirmPassword} errors={fields} />
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-          {busy ? m.auth.registering : m.auth.register}
-        </button>
+        <SubmitButton busy={busy} busyLabel={m.auth.registering} label={m.auth.register} />
       </form>
       <div className="auth-links">
         <span>

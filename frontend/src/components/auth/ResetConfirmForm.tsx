@@ -1,6 +1,5 @@
 'use client'
 
-import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { NewPasswordFields } from '@/components/NewPasswordFields'
@@ -8,6 +7,7 @@ import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
 import { validateResetConfirm } from '@/lib/validation'
+import { BackToLogin, MissingToken, SubmitButton } from './AuthParts'
 
 export function ResetConfirmForm({ token }: { token: string }) {
   const { m } = useI18n()
@@ -16,15 +16,12 @@ export function ResetConfirmForm({ token }: { token: string }) {
 
   if (!token) {
     return (
-      <>
-        <h1>{m.auth.resetConfirmTitle}</h1>
-        <div className="form spaced-top">
-          <FormError message={m.auth.missingToken} />
-          <Link href="/reset-password" className="btn btn-primary btn-block">
-            {m.auth.requestNewLink}
-          </Link>
-        </div>
-      </>
+      <MissingToken
+        title={m.auth.resetConfirmTitle}
+        message={m.auth.missingToken}
+        href="/reset-password"
+        action={m.auth.requestNewLink}
+      />
     )
   }
 
@@ -53,13 +50,9 @@ export function ResetConfirmForm({ token }: { token: string }) {
       <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
         <FormError message={problem.message} requestId={problem.requestId} />
         <NewPasswordFields name="new_password" label={m.auth.newPassword} confirmLabel={m.auth.confirmNewPassword} errors={fields} />
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-          {busy ? m.common.saving : m.auth.setPassword}
-        </button>
+        <SubmitButton busy={busy} busyLabel={m.common.saving} label={m.auth.setPassword} />
       </form>
-      <div className="auth-links">
-        <Link href="/login">{m.auth.backToLogin}</Link>
-      </div>
+      <BackToLogin />
     </>
   )
 }

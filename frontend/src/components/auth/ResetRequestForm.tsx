@@ -1,6 +1,5 @@
 'use client'
 
-import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
 import { FormError, Notice } from '@/components/Alert'
 import { Field } from '@/components/Field'
@@ -8,6 +7,7 @@ import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { api } from '@/lib/client/bff'
 import { checkEmail } from '@/lib/validation'
+import { BackToLogin, SubmitButton } from './AuthParts'
 
 export function ResetRequestForm() {
   const { m } = useI18n()
@@ -41,14 +41,10 @@ export function ResetRequestForm() {
         <form ref={formRef} className="form" method="post" onSubmit={onSubmit} noValidate>
           <FormError message={problem.message} requestId={problem.requestId} />
           <Field label={m.auth.email} name="email" type="email" autoComplete="email" error={fields.email} required />
-          <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-            {busy ? m.auth.sending : m.auth.sendResetLink}
-          </button>
+          <SubmitButton busy={busy} busyLabel={m.auth.sending} label={m.auth.sendResetLink} />
         </form>
       )}
-      <div className="auth-links">
-        <Link href="/login">{m.auth.backToLogin}</Link>
-      </div>
+      <BackToLogin />
     </>
   )
 }

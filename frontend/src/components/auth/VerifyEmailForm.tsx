@@ -1,11 +1,11 @@
 'use client'
 
-import Link from 'next/link'
 import { useState, type FormEvent } from 'react'
 import { FormError } from '@/components/Alert'
 import { useFormErrors } from '@/components/useForm'
 import { useI18n } from '@/i18n/client'
 import { api, hardNavigate } from '@/lib/client/bff'
+import { BackToLogin, MissingToken, SubmitButton } from './AuthParts'
 
 /**
  * The mailed link opens this page; the address is confirmed only when the person presses the
@@ -18,15 +18,7 @@ export function VerifyEmailForm({ token }: { token: string }) {
 
   if (!token) {
     return (
-      <>
-        <h1>{m.auth.verifyTitle}</h1>
-        <div className="form spaced-top">
-          <FormError message={m.auth.verifyMissingToken} />
-          <Link href="/login" className="btn btn-primary btn-block">
-            {m.auth.backToLogin}
-          </Link>
-        </div>
-      </>
+      <MissingToken title={m.auth.verifyTitle} message={m.auth.verifyMissingToken} href="/login" action={m.auth.backToLogin} />
     )
   }
 
@@ -48,13 +40,9 @@ export function VerifyEmailForm({ token }: { token: string }) {
       <p className="intro">{m.auth.verifyIntro}</p>
       <form className="form" method="post" onSubmit={onSubmit} noValidate>
         <FormError message={problem.message} requestId={problem.requestId} />
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-          {busy ? m.auth.verifying : m.auth.verifyButton}
-        </button>
+        <SubmitButton busy={busy} busyLabel={m.auth.verifying} label={m.auth.verifyButton} />
       </form>
-      <div className="auth-links">
-        <Link href="/login">{m.auth.backToLogin}</Link>
-      </div>
+      <BackToLogin />
     </>
   )
 }

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useId, useRef, useState } from 'react'
 import { FormError } from '@/components/Alert'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Pagination } from '@/components/Pagination'
+import { SearchField } from '@/components/SearchField'
 import { Toast, useToast } from '@/components/Toast'
 import { useLoader } from '@/components/useLoader'
 import { format } from '@/i18n'
@@ -46,7 +47,6 @@ function writeUrl(query: TodoQuery) {
 
 export function TodosView({ initial }: { initial: TodoQuery }) {
   const { m } = useI18n()
-  const searchId = useId()
   const sortId = useId()
   const [query, setQuery] = useState<TodoQuery>(initial)
   const [searchText, setSearchText] = useState(initial.q)
@@ -207,19 +207,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
               </button>
             ))}
           </div>
-          <div className="search">
-            <label htmlFor={searchId} className="visually-hidden">
-              {m.todos.search}
-            </label>
-            <input
-              id={searchId}
-              type="search"
-              className="input"
-              placeholder={m.todos.searchPlaceholder}
-              value={searchText}
-              onChange={(event) => setSearchText(event.target.value)}
-            />
-          </div>
+          <SearchField label={m.todos.search} placeholder={m.todos.searchPlaceholder} value={searchText} onChange={setSearchText} />
           <div>
             <label htmlFor={sortId} className="visually-hidden">
               {m.todos.sort}
@@ -262,14 +250,7 @@ export function TodosView({ initial }: { initial: TodoQuery }) {
           </ul>
         ) : null}
 
-        {page ? (
-          <Pagination
-            skip={page.skip}
-            limit={LIMIT}
-            total={page.total}
-            onChange={(skip) => setQuery((current) => ({ ...current, skip }))}
-          />
-        ) : null}
+        <Pagination page={page} limit={LIMIT} onChange={(skip) => setQuery((current) => ({ ...current, skip }))} />
       </section>
 
       <ConfirmDialog

@@ -1,3 +1,4 @@
+import { NextResponse } from 'next/server'
 import { apiBaseUrl } from './config'
 
 const API_TIMEOUT_MS = 15_000
@@ -80,6 +81,19 @@ export function errorResponse(
   headers?: Record<string, string>,
 ): Response {
   return Response.json({ detail, code, request_id: null }, { status, headers })
+}
+
+/** The answer when the API cannot be reached at all. */
+export function serviceUnavailable(): Response {
+  return errorResponse(503, 'service_unavailable', 'The service is temporarily unavailable.')
+}
+
+/** The API's refusal of a sign-in, passed on with the wait it asks for (rate limit, lockout). */
+export async function passOnRefusal(upstream: Response): Promise<NextResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  const retryAfter = upstream.headers.get('retry-after')
+  if (retryAfter) headers['retry-after'] = retryAfter
+  return new NextResponse(await upstream.arrayBuffer(), { status: upstream.status, headers })
 }
 
 /** The API's 422 for a required body field the BFF found missing before calling it. */

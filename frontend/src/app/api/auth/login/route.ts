@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server'
-import { ApiUnreachable, callApi, errorResponse, missingField } from '@/lib/server/api'
+import { ApiUnreachable, callApi, missingField, passOnRefusal, serviceUnavailable } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 
@@ -26,17 +26,10 @@ export async function POST(request: NextRequest): Promise<Response> {
       from: request,
     })
   } catch (error) {
-    if (error instanceof ApiUnreachable) {
-      return errorResponse(503, 'service_unavailable', 'The service is temporarily unavailable.')
-    }
+    if (error instanceof ApiUnreachable) return serviceUnavailable()
     throw error
   }
-  if (!upstream.ok) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' }
-    const retryAfter = upstream.headers.get('retry-after')
-    if (retryAfter) headers['retry-after'] = retryAfter
-    return new Response(await upstream.arrayBuffer(), { status: upstream.status, headers })
-  }
+  if (!upstream.ok) return passOnRefusal(upstream)
   const pair = (await upstream.json()) as TokenPair
   const response = new NextResponse(null, { status: 204 })
   setSessionCookies(response.cookies, pair)

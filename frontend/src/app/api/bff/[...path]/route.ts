@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server'
-import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
+import { ApiUnreachable, callApi, errorResponse, serviceUnavailable } from '@/lib/server/api'
 import { apiPathFrom, isDownload, isProxied, isPublic } from '@/lib/server/bff-routes'
 import { clearSessionCookies, cookieNames, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
@@ -95,9 +95,7 @@ async function handle(request: NextRequest, context: Context): Promise<Response>
     else if (renewed) setSessionCookies(response.cookies, renewed)
     return response
   } catch (error) {
-    if (error instanceof ApiUnreachable) {
-      return errorResponse(503, 'service_unavailable', 'The service is temporarily unavailable.')
-    }
+    if (error instanceof ApiUnreachable) return serviceUnavailable()
     throw error
   }
 }

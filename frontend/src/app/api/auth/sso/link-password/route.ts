@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from 'next/server'
 import { safeNext } from '@/lib/redirect'
-import { ApiUnreachable, callApi, errorResponse, missingField } from '@/lib/server/api'
+import { ApiUnreachable, callApi, errorResponse, missingField, passOnRefusal, serviceUnavailable } from '@/lib/server/api'
 import { newCsrfToken, setCsrfCookie, setSessionCookies, type TokenPair } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 import { clearLinkCookie, readLinkCookie, ssoLinkCookieName } from '@/lib/server/sso'
@@ -29,16 +29,11 @@ export async function POST(request: NextRequest): Promise<Response> {
       from: request,
     })
   } catch (error) {
-    if (error instanceof ApiUnreachable) {
-      return errorResponse(503, 'service_unavailable', 'The service is temporarily unavailable.')
-    }
+    if (error instanceof ApiUnreachable) return serviceUnavailable()
     throw error
   }
   if (!upstream.ok) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' }
-    const retryAfter = upstream.headers.get('retry-after')
-    if (retryAfter) headers['retry-after'] = retryAfter
-    const response = new NextResponse(await upstream.arrayBuffer(), { status: upstream.status, headers })
+    const response = await passOnRefusal(upstream)
     // A wrong password leaves the offer standing; anything else ends it.
     if (upstream.status !== 401) clearLinkCookie(response)
     return response

@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server'
-import { ApiUnreachable, callApi, errorResponse } from '@/lib/server/api'
+import { ApiUnreachable, callApi, errorResponse, serviceUnavailable } from '@/lib/server/api'
 import { cookieNames } from '@/lib/server/cookies'
 import { refuseCrossSite } from '@/lib/server/csrf'
 import { newBinding, setBindingCookie } from '@/lib/server/sso'
@@ -39,9 +39,7 @@ export async function POST(request: NextRequest): Promise<Response> {
     setBindingCookie(response, binding.verifier, 'link')
     return response
   } catch (error) {
-    if (error instanceof ApiUnreachable) {
-      return errorResponse(503, 'service_unavailable', 'The service is temporarily unavailable.')
-    }
+    if (error instanceof ApiUnreachable) return serviceUnavailable()
     throw error
   }
 }
