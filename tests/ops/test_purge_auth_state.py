@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +14,17 @@ from libkoiki.config import Settings
 from libkoiki.db import utcnow
 from libkoiki.sso.models import SSOLoginState, SSOPendingLink
 from tests.conftest import ClientFactory
-from tests.fixtures.auth import AUTH, login, register_and_login, unique_email
+from tests.fixtures.auth import login, register_and_login, unique_email
 from tests.ops.support import ops_env, run_ops
-from tests.support.oidc import ForgingOP, query_of
+from tests.support.oidc import ForgingOP
+from tests.support.population import offer_to_link
+
+
+def purge(settings: Settings, cwd: Path) -> str:
+    """`python -m ops purge-auth-state` against the test database; what it printed."""
+    result = run_ops("purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 async def test_purge_removes_expired_attempts_and_keeps_recent_ones(
@@ -34,12 +40,7 @@ async def test_purge_removes_expired_attempts_and_keeps_recent_ones(
     )
     await db_session.commit()
 
-    result = run_ops(
-        "purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=tmp_path
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert "auth_login_attempts: 1 expired row(s) removed" in result.stdout
+    assert "auth_login_attempts: 1 expired row(s) removed" in purge(settings, tmp_path)
     remaining = (await db_session.scalars(select(LoginAttempt.email))).all()
     assert remaining == ["recent@example.com"]
 
@@ -62,31 +63,9 @@ async def test_purge_removes_sign_ins_abandoned_at_the_identity_provider(
     )
     await db_session.commit()
 
-    result = run_ops(
-        "purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=tmp_path
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert "sso_login_states: 1 expired row(s) removed" in result.stdout
+    assert "sso_login_states: 1 expired row(s) removed" in purge(settings, tmp_path)
     db_session.expire_all()
     assert len((await db_session.scalars(select(SSOLoginState))).all()) == 1
-
-
-async def _offer_to_link(client: httpx.AsyncClient, forging_op: ForgingOP, email: str) -> None:
-    """A first sign-in at the provider with the address of a password account: the 409 offer."""
-    verifier = secrets.token_urlsafe(32)
-    started = await client.get(
-        f"{AUTH}/sso/forge/authorize",
-        params={"binding": hashlib.sha256(verifier.encode()).hexdigest()},
-    )
-    assert started.status_code == 302, started.text
-    params = query_of(started.headers["location"])
-    forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"], email=email))
-    refused = await client.post(
-        f"{AUTH}/sso/callback",
-        json={"state": params["state"], "code": "c", "binding_verifier": verifier},
-    )
-    assert refused.json()["code"] == "sso_link_required", refused.text
 
 
 async def test_purge_removes_offers_to_link_that_were_never_taken_up(
@@ -101,8 +80,8 @@ async def test_purge_removes_offers_to_link_that_were_never_taken_up(
     ) as client:
         stale = await register_and_login(client, unique_email("purge-stale-offer"))
         fresh = await register_and_login(client, unique_email("purge-fresh-offer"))
-        await _offer_to_link(client, forging_op, stale.email)
-        await _offer_to_link(client, forging_op, fresh.email)
+        await offer_to_link(client, forging_op, stale.email)
+        await offer_to_link(client, forging_op, fresh.email)
     await db_session.execute(
         update(SSOPendingLink)
         .where(SSOPendingLink.user_id == stale.id)
@@ -110,11 +89,6 @@ async def test_purge_removes_offers_to_link_that_were_never_taken_up(
     )
     await db_session.commit()
 
-    result = run_ops(
-        "purge-auth-state", env=ops_env(DATABASE_URL=settings.database_url), cwd=tmp_path
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert "sso_pending_links: 1 expired row(s) removed" in result.stdout
+    assert "sso_pending_links: 1 expired row(s) removed" in purge(settings, tmp_path)
     db_session.expire_all()
     assert (await db_session.scalars(select(SSOPendingLink.user_id))).all() == [fresh.id]

@@ -72,6 +72,15 @@ async def populate_every_table(client: httpx.AsyncClient, forging_op: ForgingOP)
     assert linked.status_code == 200, linked.text
     # Bob's address signs in at the provider for the first time: the offer to link the two with
     # his password once (sso_pending_links).
+    await offer_to_link(client, forging_op, bob.email)
+    # ...and a sign-in is left unfinished at the provider (sso_login_states).
+    started = await client.get(f"{SSO}/forge/authorize")
+    assert started.status_code == 302, started.text
+
+
+async def offer_to_link(client: httpx.AsyncClient, forging_op: ForgingOP, email: str) -> None:
+    """A first sign-in at the provider with the address of a password account: the 409 offer to
+    link the two with the password once, stored in sso_pending_links."""
     verifier = secrets.token_urlsafe(32)
     offered = await client.get(
         f"{SSO}/forge/authorize",
@@ -79,16 +88,13 @@ async def populate_every_table(client: httpx.AsyncClient, forging_op: ForgingOP)
     )
     assert offered.status_code == 302, offered.text
     params = query_of(offered.headers["location"])
-    forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"], email=bob.email))
+    forging_op.next_id_token = forging_op.sign(forging_op.claims(params["nonce"], email=email))
     refused = await client.post(
         f"{SSO}/callback",
         json={"state": params["state"], "code": "c", "binding_verifier": verifier},
     )
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "sso_link_required"
-    # ...and a sign-in is left unfinished at the provider (sso_login_states).
-    started = await client.get(f"{SSO}/forge/authorize")
-    assert started.status_code == 302, started.text
 
 
 def _plain_url(url: str) -> str:
