@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     # Hashes at once per process. "auto": the CPUs this process may use (affinity, cgroup quota)
     # less one for the event loop, between 1 and 4. Hashing threads beside a busy loop slow every
     # other request (the GIL, the cache): on 2 cores `/health`'s p99 during `make bench`'s login
-    # flood was 5-27 x the quiet one with four threads, ~2.9 x with two, ~1.9 x with one.
+    # flood was 5-27 x the quiet one with four threads, ~2.9 x with two, 1.7-2.1 x with one.
     password_hash_concurrency: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
         default="auto"
     )

@@ -124,8 +124,11 @@ class PasswordHasher:
 
 
 @functools.cache
-def _hasher_for(memory_kib: int, time_cost: int, concurrency: int) -> PasswordHasher:
-    return PasswordHasher(memory_kib=memory_kib, time_cost=time_cost, concurrency=concurrency)
+def _hasher_for(memory_kib: int, time_cost: int, concurrency: int | str) -> PasswordHasher:
+    # Cached: "auto" looks at the CPUs once per process, not at every hash.
+    return PasswordHasher(
+        memory_kib=memory_kib, time_cost=time_cost, concurrency=hash_concurrency(concurrency)
+    )
 
 
 def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
@@ -165,7 +168,7 @@ def get_password_hasher(settings: Settings | None = None) -> PasswordHasher:
     return _hasher_for(
         settings.password_hash_memory_kib,
         settings.password_hash_time_cost,
-        hash_concurrency(settings.password_hash_concurrency),
+        settings.password_hash_concurrency,
     )
 
 
