@@ -36,3 +36,8 @@ app = create_app()
 # of a stalled event loop; measured with `make bench`).
 gc.collect()
 gc.freeze()
+# A request's objects are freed by reference counting as it ends, so collections find almost
+# nothing: at CPython's default (one every 700 net allocations), serving the todo list for 24 s
+# of CPU ran 4,529 young and 37 full collections, 4 % of the CPU, and found 1,404 objects in all.
+# At 5,000 it ran 12, for 0.1-0.2 MB more RSS.
+gc.set_threshold(5_000)
