@@ -234,6 +234,17 @@ async def test_login_form_is_what_swagger_authorize_sends(client: httpx.AsyncCli
     assert missing.json()["detail"][0]["loc"] == ["body", "password"]
 
 
+async def test_swagger_authorize_covers_principal_and_user_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    # CurrentPrincipal's scheme is its own object: it must still be the one "Authorize" fills in.
+    schema = (await client.get("/openapi.json")).json()
+    assert list(schema["components"]["securitySchemes"]) == ["OAuth2PasswordBearer"]
+    bearer = [{"OAuth2PasswordBearer": []}]
+    assert schema["paths"]["/api/v1/todos"]["get"]["security"] == bearer  # CurrentPrincipal
+    assert schema["paths"][f"{AUTH}/me"]["get"]["security"] == bearer  # CurrentUser
+
+
 async def test_me_lists_roles_and_effective_permissions(
     client: httpx.AsyncClient, superuser: AuthedUser, db_session: AsyncSession
 ) -> None:
