@@ -7,6 +7,9 @@ at once (by default one less than the CPUs the process may use, so the event loo
 the rest wait their turn without blocking the loop. Those threads also run at a lower scheduling
 priority (Linux), so when the cores are busy the event loop, serving every other request, gets
 them first: a login flood slows logins, not the API (`make bench`, scenario 4).
+
+A hashing thread keeps its 19 MiB block from one hash to the next while a burst lasts, and the
+process gives the memory back when the burst ends (no hash running or waiting).
 """
 
 from __future__ import annotations
@@ -36,31 +39,37 @@ ARGON2_PARALLELISM = 1
 # Niceness added to the hashing threads: at +10 a thread gets about a tenth of a core it shares
 # with a normal-priority one (the event loop), and all of an idle core.
 HASHING_NICENESS = 10
-# "auto" hashing threads stop here: each holds 19 MiB while it hashes, and a big host often runs
-# several workers, each computing its own share.
+# "auto" hashing threads stop here: each holds 19 MiB while a burst lasts, and a big host often
+# runs several workers, each computing its own share.
 MAX_AUTO_HASH_CONCURRENCY = 4
-
-# glibc's mallopt parameter, and the size from which every block becomes a mapping of its own.
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 1024 * 1024
 
 T = TypeVar("T")
 
 
-@functools.cache
-def _return_freed_hash_memory() -> None:
-    """Make the 19 MiB block of every hash go back to the system when the hash ends.
-
-    glibc raises its mmap threshold after the first such block is freed, then serves the next
-    ones from the hashing thread's own heap and keeps them resident: four hashing threads held
-    ~80 MB for good (`make bench`, scenario 5). A fixed threshold stops that; blocks this size
-    are rare elsewhere, and mapping one costs far less than the hash that uses it.
-    """
+def _load_glibc() -> ctypes.CDLL | None:
     try:
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        glibc = ctypes.CDLL("libc.so.6")
+        glibc.mallopt, glibc.malloc_trim  # noqa: B018  (both are there, or this is not glibc)
     except (OSError, AttributeError):
-        # Not glibc: its allocator has its own policy, and hashing works the same.
-        return
+        # Another allocator has its own policy; hashing works the same.
+        return None
+    return glibc
+
+
+# Where the 19 MiB block of each hash comes from. Mapped afresh for every hash, as glibc was told
+# to do here before, touching it cost 4,900 page faults per hash: a third of the hashing thread's
+# CPU (15 of 45 ms per login in a login flood, all of it in the kernel). Served from a heap, it
+# stays resident from one hash to the next; but a heap of a thread's own never gives back its
+# top, and four hashing threads held ~80 MB for good (`make bench`, scenario 5). So every thread
+# allocates from the main heap, whose top and free pages `malloc_trim` does give back, and the
+# hasher calls it when the last hash of a burst ends. One heap costs little: arenas keep threads
+# that allocate at the same moment from waiting for each other, and the GIL already serialises
+# nearly every allocation in this process. Set at import, before the server starts a thread: a
+# thread is given its arena with its first allocation.
+M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+_GLIBC = _load_glibc()
+if _GLIBC is not None:
+    _GLIBC.mallopt(M_ARENA_MAX, 1)
 
 
 def _lower_thread_priority() -> None:
@@ -85,7 +94,6 @@ class PasswordHasher:
                 ),
             )
         )
-        _return_freed_hash_memory()
         # The pool's size is the bound: a burst queues here instead of taking every core.
         self._threads = ThreadPoolExecutor(
             max_workers=concurrency,
@@ -93,13 +101,20 @@ class PasswordHasher:
             initializer=_lower_thread_priority,
         )
         self._dummy_hash: str | None = None
+        self._in_flight = 0  # hashes running or waiting for a thread
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         HASHES_PENDING.inc()
+        self._in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
         finally:
             HASHES_PENDING.dec()
+            self._in_flight -= 1
+            if self._in_flight == 0 and _GLIBC is not None:
+                # The burst is over: its blocks go back. In a hashing thread, so the loop never
+                # waits for it (a trim takes tens of microseconds).
+                self._threads.submit(_GLIBC.malloc_trim, 0)
 
     async def run(self, work: Callable[[], T]) -> T:
         """Other CPU work on passwords (the strength estimate), under the same bound."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
+import sys
 import threading
 import time
 from pathlib import Path
@@ -75,6 +77,38 @@ async def test_hashing_leaves_the_event_loop_free_and_respects_the_bound() -> No
     # Hashing on the loop would run the twelve back to back without letting the watcher in
     # (a tick or two); in threads the loop keeps ticking (hundreds, fewer on a busy machine).
     assert ticks >= 20, ticks
+
+
+def _resident_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
+def _page_faults_of_this_thread() -> int:
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="per-thread fault counts and /proc are Linux's"
+)
+async def test_a_burst_hashes_in_one_resident_block_and_gives_it_back() -> None:
+    hasher = _hasher(concurrency=1)
+    await hasher.hash("warm-up-password")
+    # One thread runs jobs in order: when this returns, the warm-up burst's trim has run too.
+    await hasher.run(lambda: None)
+    resident_before = _resident_kib()
+
+    first, *_, last = await asyncio.gather(
+        hasher.run(_page_faults_of_this_thread),
+        *(hasher.hash(f"burst-password-{n}") for n in range(4)),
+        hasher.run(_page_faults_of_this_thread),
+    )
+    # Four hashes fault in one block's pages, not four blocks' (4,864 pages each at 4 KiB).
+    block_pages = MEMORY_KIB * 1024 // resource.getpagesize()
+    assert last - first < 2 * block_pages, (last - first, block_pages)
+
+    await hasher.run(lambda: None)  # the trim that ended the burst has run
+    assert _resident_kib() - resident_before < MEMORY_KIB // 2
 
 
 def test_hashing_threads_run_at_a_lower_priority() -> None:
