@@ -14,6 +14,7 @@ Scenarios (wrk, one thread, fixed connections, after a warm-up; rounds alternate
 drift hits all of them):
   1 GET /health, K vs A           2 GET /api/v1/todos?limit=20 with a token, K vs B
   3 POST /api/v1/todos, K alone   4 GET /health on K while 8 clients log in without pause
+  4b the same while logins arrive at a set pace (10 a second), whatever K answers
   5 100,000 mixed requests on K: RSS after 50,000 and after 100,000.
 RSS after `import main` in a fresh interpreter is reported for the runtime and the dev install.
 The median round is reported. Results: RESULTS.md and results.png in the output directory.
@@ -47,7 +48,7 @@ import asyncpg
 from redis import Redis
 
 from bench import report
-from bench.load import MIXED, WrkResult, run_wrk
+from bench.load import MIXED, PACED_FLOOD_RATE, WrkResult, run_wrk
 from bench.seed import PASSWORD, seed
 from libkoiki.config import Settings
 
@@ -238,20 +239,21 @@ def uvicorn(
 
 
 @contextmanager
-def login_flood(server: Server, emails: Path, log: Path) -> Iterator[list[str]]:
-    """Eight clients logging in without pause until the block ends; yields the status counts."""
+def login_flood(server: Server, emails: Path, log: Path, rate: float = 0.0) -> Iterator[list[str]]:
+    """Eight clients logging in without pause until the block ends, or `rate` logins a second;
+    yields the status counts."""
     outcome: list[str] = []
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "bench.load", "flood", "--url", server.url,
                 "--emails", str(emails), "--password", PASSWORD,
-                "--concurrency", str(FLOOD_CONCURRENCY),
+                "--concurrency", str(FLOOD_CONCURRENCY), "--rate", str(rate),
             ],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=log_file,
         )  # fmt: skip
     try:
-        time.sleep(1.0)  # every flood client is hashing before the measurement starts
+        time.sleep(1.0)  # logins are hashing before the measurement starts
         yield outcome
     finally:
         process.terminate()
@@ -324,6 +326,7 @@ class Results:
     import_rss: dict[str, float] = field(default_factory=dict)  # "runtime"/"dev": after import
     served: dict[str, int] = field(default_factory=dict)  # mixed requests at each RSS reading
     flood: list[str] = field(default_factory=list)
+    paced_flood: list[str] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -378,6 +381,12 @@ def measure(options: Options, results: Results, k: Server, k2: Server, a: Server
             results.add("flood", "K", wrk(k, None, options.duration))
         results.flood.append(outcome[0])
         print(f"  login flood answers (status:count): {outcome[0]}", flush=True)
+        # The attack's pace set, not the server's: a server that answers logins faster is not
+        # handed more of them (scenario 4b).
+        with login_flood(k, emails, logs / "flood.log", rate=PACED_FLOOD_RATE) as outcome:
+            results.add("paced_flood", "K", wrk(k, None, options.duration))
+        results.paced_flood.append(outcome[0])
+        print(f"  {PACED_FLOOD_RATE:g} logins/s answers (status:count): {outcome[0]}", flush=True)
     results.k2_rss = k2.worker_rss_mb()
     # wrk counts time, not requests: whole runs until each half of the total has been served.
     half = options.mixed_requests // 2
