@@ -128,11 +128,20 @@ class SentinelGroup:
             named.add(int(state["port"]))
         return named.pop() if len(named) == 1 else None
 
-    def master(self) -> RedisServer:
-        port = self.master_port()
-        found = [server for server in self.servers if server.port == port]
-        assert found, f"no agreed master (sentinels name port {port})"
-        return found[0]
+    def master(self, *, other_than: int | None = None, timeout: float = 20) -> RedisServer:
+        """The master every sentinel names (`other_than`: not on that port, as after a failover).
+
+        Right after a failover only the leader names the new master; the others learn it from its
+        hello messages (every 2 s), so this waits for them to agree."""
+        deadline = time.monotonic() + timeout
+        while True:
+            port = self.master_port()
+            found = [s for s in self.servers if s.port == port and port != other_than]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no agreed master within {timeout} s (last seen: {port})")
+            time.sleep(0.05)
 
     def replica(self) -> RedisServer:
         master = self.master()
@@ -175,16 +184,6 @@ class SentinelGroup:
             if time.monotonic() > deadline:
                 raise RuntimeError("the Sentinel group did not become healthy")
             time.sleep(0.1)
-
-    def wait_for_new_master(self, old_port: int, timeout: float) -> RedisServer:
-        deadline = time.monotonic() + timeout
-        while True:
-            port = self.master_port()
-            if port is not None and port != old_port:
-                return self.master()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no failover within {timeout} s")
-            time.sleep(0.05)
 
     @contextmanager
     def replication_cut(self, replica: RedisServer) -> Iterator[None]:
