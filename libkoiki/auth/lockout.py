@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from libkoiki.auth.models import EMAIL_MAX_LENGTH, IP_MAX_LENGTH, LoginAttempt
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
+from libkoiki.db.session import commit_now
 
 UNKNOWN_IP = "unknown"
 
@@ -92,13 +93,14 @@ async def claim_attempt(
     Counting first (and committing) means parallel guesses cannot all pass the check while the
     first ones are still hashing: each attempt sees every attempt that came before it. An attempt
     over the limit is withdrawn, so refused requests do not prolong the lock. A successful login
-    clears the account's attempts, its own included.
+    clears the account's attempts, its own included. In autocommit (`autocommit_until_commit`)
+    the INSERT is the commit: one round trip instead of three.
     """
     attempt = LoginAttempt(
         email=email[:EMAIL_MAX_LENGTH], ip=(ip or UNKNOWN_IP)[:IP_MAX_LENGTH], attempted_at=utcnow()
     )
     db.add(attempt)
-    await db.commit()
+    await commit_now(db)
     email_rank, ip_rank = (
         await db.execute(
             _RANKS,
@@ -116,7 +118,7 @@ async def claim_attempt(
     )
     if not within:
         await db.delete(attempt)
-        await db.commit()
+        await commit_now(db)
     return bool(within)
 
 

@@ -38,6 +38,7 @@ from libkoiki.auth.sessions import (
 )
 from libkoiki.auth.tokens import create_access_token
 from libkoiki.config import Settings
+from libkoiki.db.session import autocommit_until_commit
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.mail import MailSender, OutgoingEmail, send_quietly
 
@@ -76,6 +77,9 @@ async def login(
         # No account can have this name; it is not worth a row (or storable at all).
         await get_password_hasher(settings).burn(password)
         raise unauthorized(INVALID_CREDENTIALS, "invalid_credentials")
+    # Up to the hash, each statement commits on its own: the attempt is counted by its INSERT
+    # alone, and the reads need no transaction (two BEGIN/COMMIT pairs fewer per login).
+    await autocommit_until_commit(db)
     retry_after = await lockout.retry_after_seconds(db, settings, email=email, ip=source.ip)
     if retry_after is None and not await lockout.claim_attempt(
         db, settings, email=email, ip=source.ip
@@ -103,6 +107,9 @@ async def login(
 
     hasher = get_password_hasher(settings)
     user = await db.scalar(_LOGIN_USER.where(User.email == email))
+    # The connection goes back to the pool while the password is hashed: logins queued for the
+    # hasher in a flood hold none, and the API's requests still get theirs.
+    await db.commit()
     new_hash: str | None = None
     if user is None:
         # The same work as a real check, so response time does not reveal unknown accounts.
@@ -177,7 +184,9 @@ async def _login_failed(
     reason: str,
     source: AuditSource,
 ) -> None:
-    # The attempt was counted before the password was checked (lockout.claim_attempt).
+    # The attempt was counted before the password was checked (lockout.claim_attempt). The
+    # events are written by one INSERT, so they need no transaction around them either.
+    await autocommit_until_commit(db)
     await record_event(
         db,
         action="auth.login",

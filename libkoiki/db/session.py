@@ -50,6 +50,26 @@ class KoikiSession(AsyncSession):
             await callback(self.info)
 
 
+async def autocommit_until_commit(session: AsyncSession) -> None:
+    """Let each statement of `session` commit on its own until its next commit or rollback: no
+    BEGIN or COMMIT round trips, and what one statement writes is visible to everyone at once.
+
+    Only for a session that has not begun a transaction; one that has is left as it is (its
+    statements stay in that transaction, and `commit_now` commits it)."""
+    if not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+async def commit_now(session: AsyncSession) -> None:
+    """Make what `session` has added durable now: in autocommit its flush is the commit, and the
+    connection stays for the statements that follow; otherwise its transaction commits."""
+    connection = (await session.connection()).sync_connection
+    if connection and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        await session.flush()
+    else:
+        await session.commit()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessionmaker() as session:
         yield session

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
-from tests.conftest import ClientFactory
+import pytest
+from prometheus_client import REGISTRY
+
+from libkoiki.auth.passwords import get_password_hasher
+from tests.conftest import ClientFactory, base_settings
 from tests.fixtures.auth import login, register_and_login
 
 STALL = 0.05  # seconds without a tick: the loop was not serving anybody
@@ -47,3 +52,40 @@ async def test_a_login_burst_does_not_block_the_event_loop(make_client: ClientFa
     # loop keeps ticking. The margin absorbs the odd pause of a shared, busy machine.
     stalled = sum(lag for lag in lags if lag > STALL)
     assert stalled < 0.4 * burst, (stalled, burst)
+
+
+@pytest.mark.postgres_only
+async def test_logins_waiting_for_the_hasher_hold_no_database_connection(
+    make_client: ClientFactory, database_url: str
+) -> None:
+    # Two connections for the whole replica and one hashing thread, kept busy: five logins queue
+    # for it. Were each to keep its connection while it waits, the API's requests would find none.
+    overrides = {
+        "rate_limit_enabled": False,
+        "password_hash_concurrency": 1,
+        "db_pool_size": 2,
+        "db_pool_timeout": 3.0,
+        "login_max_failures_per_account": 50,
+        "login_max_failures_per_ip": 50,
+    }
+    async with make_client(**overrides) as client:
+        user = await register_and_login(client)
+        hasher = get_password_hasher(base_settings(database_url, **overrides))  # the app's own
+        release = threading.Event()
+        busy = asyncio.create_task(hasher.run(release.wait))
+        try:
+            queued = [
+                asyncio.create_task(login(client, user.email, user.password)) for _ in range(5)
+            ]
+            deadline = time.monotonic() + 10
+            while REGISTRY.get_sample_value("koiki_password_hashes_pending") != 1 + len(queued):
+                assert time.monotonic() < deadline, "the logins did not all reach the hasher"
+                await asyncio.sleep(0.01)
+
+            todos = await client.get("/api/v1/todos", headers=user.headers)
+            assert todos.status_code == 200, todos.text
+        finally:
+            release.set()
+            await busy
+        responses = await asyncio.gather(*queued)
+    assert [response.status_code for response in responses] == [200] * len(queued)
