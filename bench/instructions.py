@@ -2,12 +2,15 @@
 
     .venv/bin/python -m bench.instructions list [--requests 200]
 
-Kinds: health, list, get. The app runs in one process from the runtime install (as `make bench`
-runs it), called in process through ASGI (no server, no socket): the figure is the framework's,
-the middleware's, the drivers' and the app's work for one request, the server's not included.
-Two runs under `valgrind --tool=callgrind`, one serving `--requests` requests after a warm-up and
-one serving none; the difference divided by the requests is the answer. Wall-clock figures from
-a shared machine vary by 2x; these by a few per cent, so they tell apart what wall clocks cannot.
+Kinds: health, list, get, and login (the event loop's thread only: the argon2 hash runs in the
+hasher's threads, which are counted apart and left out; `--requests 30` is enough, since each
+hash takes seconds under valgrind). The app runs in one process from the runtime install (as
+`make bench` runs it), called in process through ASGI (no server, no socket): the figure is the
+framework's, the middleware's, the drivers' and the app's work for one request, the server's not
+included. Two runs under `valgrind --tool=callgrind`, one serving `--requests` requests after a
+warm-up and one serving none; the difference divided by the requests is the answer. Wall-clock
+figures from a shared machine vary by 2x; these by a few per cent, so they tell apart what wall
+clocks cannot.
 
 Same database, Redis and settings as `make bench` (created, seeded and dropped here).
 """
@@ -33,30 +36,39 @@ from bench.harness import (
     parse_options,
     runtime_python,
 )
-from bench.seed import seed
+from bench.seed import PASSWORD, seed
 from libkoiki.config import Settings
 
 WARM_UP = 50
+LOGIN_WARM_UP = 10  # each costs seconds of argon2 under valgrind
 
-# Run by the runtime install's interpreter: argv is kind, requests, seed line.
+# Run by the runtime install's interpreter: argv is kind, requests, seed line, email.
 _DRIVER = """
 import asyncio, os, sys
-kind, requests, line = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+from urllib.parse import urlencode
+kind, requests, line, email = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 _owner, todo, token = line.split("\\t")
 from app.main import create_app
+from bench.load import client_address
 from libkoiki.observability import logging as koiki_logging
 app = create_app()
-path = {"health": "/health", "list": "/api/v1/todos", "get": f"/api/v1/todos/{todo}"}[kind]
+path = {"health": "/health", "list": "/api/v1/todos", "get": f"/api/v1/todos/{todo}",
+        "login": "/api/v1/auth/login"}[kind]
+body = urlencode({"username": email, "password": %(password)r}).encode() if kind == "login" else b""
+headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
+if kind == "login":
+    headers = [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode()),
+               (b"content-type", b"application/x-www-form-urlencoded")]
 scope = {
-    "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+    "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+    "method": "POST" if kind == "login" else "GET",
     "scheme": "http", "path": path, "raw_path": path.encode(),
     "query_string": b"limit=20" if kind == "list" else b"", "root_path": "",
-    "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
-    "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
 }
 statuses = []
 async def receive():
-    return {"type": "http.request", "body": b"", "more_body": False}
+    return {"type": "http.request", "body": body, "more_body": False}
 async def send(message):
     if message["type"] == "http.response.start":
         statuses.append(message["status"])
@@ -69,7 +81,9 @@ async def main():
     started = await outbox.get()
     assert started["type"] == "lifespan.startup.complete", started
     koiki_logging._output[0] = open(os.devnull, "w")  # the access lines are written, not shown
-    for _ in range(%(warm_up)d + requests):
+    for n in range(%(warm_up)d + requests):
+        if kind == "login":  # each from its own address, as in the flood: no limit answers
+            scope["client"] = (client_address(n), 50000)
         await app(dict(scope), receive, send)
     assert set(statuses) == {200}, statuses[:5]
     await inbox.put({"type": "lifespan.shutdown"})
@@ -78,24 +92,36 @@ asyncio.run(main())
 """
 
 
-def count(python: Path, kind: str, requests: int, line: str, env: dict[str, str]) -> int:
-    completed = subprocess.run(
-        [
-            "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-            str(python), "-c", _DRIVER % {"warm_up": WARM_UP}, kind, str(requests), line,
-        ],
-        cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
-    found = re.search(r"Collected : (\d+)", completed.stderr)
-    if completed.returncode != 0 or found is None:
-        raise SystemExit(f"{kind}: the counted run failed:\n{completed.stderr[-3000:]}")
-    return int(found.group(1))
+def count(
+    python: Path, kind: str, requests: int, line: str, email: str, env: dict[str, str]
+) -> int:
+    """Instructions of the process's first thread (the event loop's): the hasher's threads and
+    the interpreter's others are counted in files of their own."""
+    warm_up = LOGIN_WARM_UP if kind == "login" else WARM_UP
+    driver = _DRIVER % {"warm_up": warm_up, "password": PASSWORD}
+    with tempfile.TemporaryDirectory(prefix="koiki-callgrind-") as scratch:
+        out = Path(scratch) / "callgrind.out"
+        completed = subprocess.run(
+            [
+                "valgrind", "--tool=callgrind", "--separate-threads=yes",
+                f"--callgrind-out-file={out}", str(python), "-c", driver,
+                kind, str(requests), line, email,
+            ],
+            cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+        main_thread = Path(f"{out}-01")
+        found = main_thread.exists() and re.search(
+            r"^(?:summary|totals): (\d+)", main_thread.read_text(), re.MULTILINE
+        )
+        if completed.returncode != 0 or not found:
+            raise SystemExit(f"{kind}: the counted run failed:\n{completed.stderr[-3000:]}")
+        return int(found.group(1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("kind", choices=["health", "list", "get"])
+    parser.add_argument("kind", choices=["health", "list", "get", "login"])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
@@ -114,8 +140,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="koiki-instructions-") as scratch:
             files = asyncio.run(seed(settings, 20, Path(scratch)))
             line = files.users.read_text().splitlines()[0]
-        served = count(python, args.kind, args.requests, line, env)
-        idle = count(python, args.kind, 0, line, env)
+            email = files.emails.read_text().splitlines()[0]
+        served = count(python, args.kind, args.requests, line, email, env)
+        idle = count(python, args.kind, 0, line, email, env)
     finally:
         delete_redis_keys(options, prefix)
         drop_database(options)
