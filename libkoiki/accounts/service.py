@@ -177,6 +177,8 @@ async def admin_create_user(
         raise forbidden("Only a superuser can create a superuser")
     roles = await resolve_roles(session, data.roles)
     _check_grantable(actor, roles)
+    # Nothing written yet: the connection waits in the pool, not on the hasher.
+    await session.commit()
     user = await create_user(
         session,
         email=data.email,

@@ -337,6 +337,8 @@ async def change_password(
     user = auth.user
     if user.hashed_password is None:
         raise AppError(400, SSO_ONLY_MESSAGE, "sso_only_account")
+    # Nothing written yet: the connection waits in the pool, not on the hasher.
+    await db.commit()
     hasher = get_password_hasher(settings)
     matches, _ = await hasher.verify(current_password, user.hashed_password)
     if not matches:
@@ -455,6 +457,8 @@ async def confirm_password_reset(
         raise invalid
     if user.hashed_password is None:
         raise AppError(400, SSO_ONLY_MESSAGE, "sso_only_account")
+    # Nothing written yet: the connection waits in the pool, not on the hasher.
+    await db.commit()
     # A weak new password is answered before the token is spent, so the link can be retried.
     await check_password_policy(settings, new_password, email=user.email, field="new_password")
     password_hash = await get_password_hasher(settings).hash(new_password)

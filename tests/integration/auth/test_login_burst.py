@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from libkoiki.auth.passwords import get_password_hasher
 from tests.conftest import ClientFactory, base_settings
-from tests.fixtures.auth import login, register_and_login
+from tests.fixtures.auth import AUTH, AuthedUser, login, register_and_login
 
 STALL = 0.05  # seconds without a tick: the loop was not serving anybody
 
@@ -54,38 +56,52 @@ async def test_a_login_burst_does_not_block_the_event_loop(make_client: ClientFa
     assert stalled < 0.4 * burst, (stalled, burst)
 
 
+async def _log_in(client: httpx.AsyncClient, user: AuthedUser) -> httpx.Response:
+    return await login(client, user.email, user.password)
+
+
+async def _change_password(client: httpx.AsyncClient, user: AuthedUser) -> httpx.Response:
+    return await client.post(
+        f"{AUTH}/password-change",
+        json={"current_password": user.password, "new_password": "quartz-meadow-lantern-57"},
+        headers=user.headers,
+    )
+
+
 @pytest.mark.postgres_only
-async def test_logins_waiting_for_the_hasher_hold_no_database_connection(
-    make_client: ClientFactory, database_url: str
+@pytest.mark.parametrize(
+    ("flow", "succeeded"), [(_log_in, 200), (_change_password, 204)], ids=["login", "password"]
+)
+async def test_requests_waiting_for_the_hasher_hold_no_database_connection(
+    make_client: ClientFactory,
+    database_url: str,
+    flow: Callable[[httpx.AsyncClient, AuthedUser], Awaitable[httpx.Response]],
+    succeeded: int,
 ) -> None:
-    # Two connections for the whole replica and one hashing thread, kept busy: five logins queue
-    # for it. Were each to keep its connection while it waits, the API's requests would find none.
+    # Two connections for the whole replica and one hashing thread, kept busy: five requests
+    # queue for it. Were each to keep its connection while it waits, the API would find none.
     overrides = {
         "rate_limit_enabled": False,
         "password_hash_concurrency": 1,
         "db_pool_size": 2,
         "db_pool_timeout": 3.0,
-        "login_max_failures_per_account": 50,
-        "login_max_failures_per_ip": 50,
     }
     async with make_client(**overrides) as client:
-        user = await register_and_login(client)
+        users = [await register_and_login(client) for _ in range(5)]
         hasher = get_password_hasher(base_settings(database_url, **overrides))  # the app's own
         release = threading.Event()
         busy = asyncio.create_task(hasher.run(release.wait))
         try:
-            queued = [
-                asyncio.create_task(login(client, user.email, user.password)) for _ in range(5)
-            ]
+            queued = [asyncio.create_task(flow(client, user)) for user in users]
             deadline = time.monotonic() + 10
             while REGISTRY.get_sample_value("koiki_password_hashes_pending") != 1 + len(queued):
-                assert time.monotonic() < deadline, "the logins did not all reach the hasher"
+                assert time.monotonic() < deadline, "the requests did not all reach the hasher"
                 await asyncio.sleep(0.01)
 
-            todos = await client.get("/api/v1/todos", headers=user.headers)
+            todos = await client.get("/api/v1/todos", headers=users[0].headers)
             assert todos.status_code == 200, todos.text
         finally:
             release.set()
             await busy
         responses = await asyncio.gather(*queued)
-    assert [response.status_code for response in responses] == [200] * len(queued)
+    assert [response.status_code for response in responses] == [succeeded] * len(queued)
