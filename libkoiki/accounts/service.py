@@ -172,17 +172,19 @@ async def admin_create_user(
     *,
     source: AuditSource | None = None,
 ) -> User:
+    # Nothing written yet (the actor was read): the connection waits in the pool, not on the
+    # hasher, which runs both the strength estimate and the hash.
+    await session.commit()
     await check_password_policy(settings, data.password, email=data.email, field="password")
     if data.is_superuser and not actor.is_superuser:
         raise forbidden("Only a superuser can create a superuser")
+    password_hash = await hash_password(data.password, settings)
     roles = await resolve_roles(session, data.roles)
     _check_grantable(actor, roles)
-    # Nothing written yet: the connection waits in the pool, not on the hasher.
-    await session.commit()
     user = await create_user(
         session,
         email=data.email,
-        password_hash=await hash_password(data.password, settings),
+        password_hash=password_hash,
         full_name=data.full_name,
         is_active=data.is_active,
         is_superuser=data.is_superuser,

@@ -10,10 +10,18 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.auth.passwords import get_password_hasher
 from tests.conftest import ClientFactory, base_settings
-from tests.fixtures.auth import AUTH, AuthedUser, login, register_and_login
+from tests.fixtures.auth import (
+    AUTH,
+    AuthedUser,
+    login,
+    make_superuser,
+    register_and_login,
+    unique_email,
+)
 
 STALL = 0.05  # seconds without a tick: the loop was not serving anybody
 
@@ -68,13 +76,24 @@ async def _change_password(client: httpx.AsyncClient, user: AuthedUser) -> httpx
     )
 
 
+async def _create_account(client: httpx.AsyncClient, admin: AuthedUser) -> httpx.Response:
+    return await client.post(
+        "/api/v1/users",
+        json={"email": unique_email("created"), "password": "quartz-meadow-lantern-57"},
+        headers=admin.headers,
+    )
+
+
 @pytest.mark.postgres_only
 @pytest.mark.parametrize(
-    ("flow", "succeeded"), [(_log_in, 200), (_change_password, 204)], ids=["login", "password"]
+    ("flow", "succeeded"),
+    [(_log_in, 200), (_change_password, 204), (_create_account, 201)],
+    ids=["login", "password-change", "admin-creates-account"],
 )
 async def test_requests_waiting_for_the_hasher_hold_no_database_connection(
     make_client: ClientFactory,
     database_url: str,
+    db_session: AsyncSession,
     flow: Callable[[httpx.AsyncClient, AuthedUser], Awaitable[httpx.Response]],
     succeeded: int,
 ) -> None:
@@ -87,7 +106,7 @@ async def test_requests_waiting_for_the_hasher_hold_no_database_connection(
         "db_pool_timeout": 3.0,
     }
     async with make_client(**overrides) as client:
-        users = [await register_and_login(client) for _ in range(5)]
+        users = [await make_superuser(client, db_session) for _ in range(5)]
         hasher = get_password_hasher(base_settings(database_url, **overrides))  # the app's own
         release = threading.Event()
         busy = asyncio.create_task(hasher.run(release.wait))
