@@ -95,8 +95,8 @@ asyncio.run(main())
 def count(
     python: Path, kind: str, requests: int, line: str, email: str, env: dict[str, str]
 ) -> int:
-    """Instructions of the process's first thread (the event loop's): the hasher's threads and
-    the interpreter's others are counted in files of their own."""
+    """Instructions of the whole process; for a login, of its first thread only (the event
+    loop's): callgrind counts the hasher's threads in files of their own."""
     warm_up = LOGIN_WARM_UP if kind == "login" else WARM_UP
     driver = _DRIVER % {"warm_up": warm_up, "password": PASSWORD}
     with tempfile.TemporaryDirectory(prefix="koiki-callgrind-") as scratch:
@@ -110,13 +110,14 @@ def count(
             cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
             text=True, check=False,
         )  # fmt: skip
-        main_thread = Path(f"{out}-01")
-        found = main_thread.exists() and re.search(
-            r"^(?:summary|totals): (\d+)", main_thread.read_text(), re.MULTILINE
-        )
-        if completed.returncode != 0 or not found:
+        threads = sorted(Path(scratch).glob("callgrind.out-*"))[: 1 if kind == "login" else None]
+        counts = [
+            re.search(r"^(?:summary|totals): (\d+)", thread.read_text(), re.MULTILINE)
+            for thread in threads
+        ]
+        if completed.returncode != 0 or not counts or not all(counts):
             raise SystemExit(f"{kind}: the counted run failed:\n{completed.stderr[-3000:]}")
-        return int(found.group(1))
+        return sum(int(found.group(1)) for found in counts if found)
 
 
 def main() -> None:
