@@ -117,8 +117,16 @@ async def test_requests_waiting_for_the_hasher_hold_no_database_connection(
                 assert time.monotonic() < deadline, "the requests did not all reach the hasher"
                 await asyncio.sleep(0.01)
 
-            todos = await client.get("/api/v1/todos", headers=users[0].headers)
-            assert todos.status_code == 200, todos.text
+            # Meanwhile another caller writes and reads back, on the pool's two connections.
+            created = await client.post(
+                "/api/v1/todos",
+                json={"title": "written while logins wait"},
+                headers=users[0].headers,
+            )
+            assert created.status_code == 201, created.text
+            listed = await client.get("/api/v1/todos", headers=users[0].headers)
+            assert listed.status_code == 200, listed.text
+            assert [item["id"] for item in listed.json()["items"]] == [created.json()["id"]]
         finally:
             release.set()
             await busy
