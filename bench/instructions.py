@@ -55,10 +55,11 @@ app = create_app()
 path = {"health": "/health", "list": "/api/v1/todos", "get": f"/api/v1/todos/{todo}",
         "login": "/api/v1/auth/login"}[kind]
 body = urlencode({"username": email, "password": %(password)r}).encode() if kind == "login" else b""
-headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
-if kind == "login":
-    headers = [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode()),
-               (b"content-type", b"application/x-www-form-urlencoded")]
+headers = [(b"host", b"127.0.0.1")] + (
+    [(b"content-length", str(len(body)).encode()),
+     (b"content-type", b"application/x-www-form-urlencoded")]
+    if kind == "login" else [(b"authorization", f"Bearer {token}".encode())]
+)
 scope = {
     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
     "method": "POST" if kind == "login" else "GET",
