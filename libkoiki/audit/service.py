@@ -74,6 +74,42 @@ async def audit_source(request: Request) -> AuditSource:
 AuditSourceDep = Annotated[AuditSource, Depends(audit_source)]
 
 
+def event_values(
+    *,
+    action: str,
+    outcome: Outcome = "success",
+    actor_id: int | None = None,
+    actor_email: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    request: Request | AuditSource | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit event's columns, checked, clipped and scrubbed (all but `occurred_at`): what
+    `record_event` adds as a row, and what a statement writing it beside other rows inserts."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    source = (
+        AuditSource()
+        if request is None
+        else request
+        if isinstance(request, AuditSource)
+        else AuditSource.from_request(request)
+    )
+    return {
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor_id,
+        "actor_email": None if actor_email is None else actor_email[:EMAIL_MAX_LENGTH],
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id)[:64],
+        "details": scrub(details or {}),
+        "ip": source.ip,
+        "user_agent": source.user_agent,
+        "request_id": source.request_id,
+    }
+
+
 async def record_event(
     session: AsyncSession,
     *,
@@ -91,25 +127,20 @@ async def record_event(
     `request` may be the live request or an `AuditSource` captured from it; `details` is scrubbed
     of anything that looks like a credential.
     """
-    if outcome not in OUTCOMES:
-        raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
-    event = AuditEvent(
-        action=action,
-        outcome=outcome,
-        actor_id=actor_id,
-        actor_email=None if actor_email is None else actor_email[:EMAIL_MAX_LENGTH],
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id)[:64],
-        details=scrub(details or {}),
-    )
-    if request is not None:
-        source = request if isinstance(request, AuditSource) else AuditSource.from_request(request)
-        event.ip, event.user_agent, event.request_id = (
-            source.ip,
-            source.user_agent,
-            source.request_id,
+    session.add(
+        AuditEvent(
+            **event_values(
+                action=action,
+                outcome=outcome,
+                actor_id=actor_id,
+                actor_email=actor_email,
+                target_type=target_type,
+                target_id=target_id,
+                request=request,
+                details=details,
+            )
         )
-    session.add(event)
+    )
 
 
 async def record_user_event(

@@ -7,32 +7,37 @@ raising.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
+from sqlalchemy.sql.dml import Insert
 
 from libkoiki.accounts.models import EMAIL_MAX_LENGTH, User
 from libkoiki.accounts.service import get_user, get_user_by_email, normalize_email
-from libkoiki.audit.service import AuditSource, record_event, record_user_event
+from libkoiki.audit.models import AuditEvent
+from libkoiki.audit.service import AuditSource, event_values, record_event, record_user_event
 from libkoiki.auth import lockout, metrics, onetime
 from libkoiki.auth.dependencies import Authenticated, unauthorized
-from libkoiki.auth.models import AuthSession
+from libkoiki.auth.models import AuthSession, LoginAttempt, RefreshToken
 from libkoiki.auth.password_policy import check_password_policy
 from libkoiki.auth.passwords import get_password_hasher
 from libkoiki.auth.schemas import SessionRead, TokenPair
 from libkoiki.auth.sessions import (
     InvalidRefreshTokenError,
     RefreshTokenReuseError,
-    create_session,
     deny_access_token,
     end_session,
     find_session_by_refresh_token,
     get_user_session,
     list_active_sessions,
+    new_session_rows,
     revoke_all_sessions,
     rotate_refresh_token,
 )
@@ -134,26 +139,77 @@ async def login(
         raise unauthorized(INVALID_CREDENTIALS, "invalid_credentials")
 
     assert user is not None
-    await lockout.clear_failures(db, email=email)
     if settings.email_verification_on and user.email_verified_at is None:
         # Told only to whoever knows the password: the address is not revealed to guessers.
+        await lockout.clear_failures(db, email=email)
         await _login_refused_unverified(db, user, source)
     if new_hash is not None:
-        user.hashed_password = new_hash
+        user.hashed_password = new_hash  # written by the commit that ends the login
         logger.info("password_rehashed", user_id=user.id)
-    auth_session, refresh_token = await create_session(db, settings, user_id=user.id, client=source)
-    await record_event(
-        db,
+    session_id, refresh_token = await _start_session(
+        db, settings, email=email, user=user, source=source
+    )
+    metrics.LOGINS.labels(outcome="success").inc()
+    return _token_pair(settings, user.id, session_id, refresh_token)
+
+
+@lru_cache(maxsize=2)
+def _login_writes(
+    session_columns: tuple[str, ...], token_columns: tuple[str, ...], event_columns: tuple[str, ...]
+) -> Insert:
+    """Clear the account's failed attempts, open the session with its first refresh token and
+    record the login, in one statement: a PostgreSQL statement's data-modifying CTEs all happen,
+    or none does. Values are bound by column, prefixed per table (`a_`, `s_`, `t_`, `e_`); each
+    bound value takes its column's type. Built once: its SQL is compiled once too."""
+
+    def bound(prefix: str, columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
+        return {name: bindparam(prefix + name) for name in columns}
+
+    cleared = delete(LoginAttempt).where(LoginAttempt.email == bindparam("a_email"))
+    opened = insert(AuthSession).values(bound("s_", session_columns))
+    first_token = insert(RefreshToken).values(bound("t_", token_columns))
+    return (
+        insert(AuditEvent)
+        .values(bound("e_", event_columns))
+        .add_cte(cleared.cte("cleared"))
+        .add_cte(opened.cte("opened"))
+        .add_cte(first_token.cte("first_token"))
+    )
+
+
+async def _start_session(
+    db: AsyncSession, settings: Settings, *, email: str, user: User, source: AuditSource
+) -> tuple[str, str]:
+    """What a successful login writes, committed: the account's failed attempts cleared, a new
+    session with its first refresh token, the audit event. Returns the session's id and token.
+
+    On PostgreSQL that is one statement in autocommit: one round trip instead of six (with BEGIN
+    and COMMIT), and a third of the event loop's work per login gone (`bench.instructions
+    login`). Elsewhere the ORM writes it. A rehashed password is written by the commit."""
+    session_row, token_row, refresh_token = new_session_rows(
+        settings, user_id=user.id, client=source
+    )
+    event = event_values(
         action="auth.login",
         actor_id=user.id,
         actor_email=user.email,
         target_type="session",
-        target_id=auth_session.id,
+        target_id=session_row["id"],
         request=source,
     )
+    if db.get_bind().dialect.name == "postgresql":
+        await autocommit_until_commit(db)
+        event["occurred_at"] = session_row["created_at"]
+        values = {"a_email": email[:EMAIL_MAX_LENGTH]}
+        for prefix, row in (("s_", session_row), ("t_", token_row), ("e_", event)):
+            values.update((prefix + name, value) for name, value in row.items())
+        statement = _login_writes(tuple(session_row), tuple(token_row), tuple(event))
+        await (await db.connection()).execute(statement, values)
+    else:
+        await lockout.clear_failures(db, email=email)
+        db.add_all((AuthSession(**session_row), RefreshToken(**token_row), AuditEvent(**event)))
     await db.commit()
-    metrics.LOGINS.labels(outcome="success").inc()
-    return _token_pair(settings, user.id, auth_session.id, refresh_token)
+    return session_row["id"], refresh_token
 
 
 async def _login_refused_unverified(db: AsyncSession, user: User, source: AuditSource) -> None:

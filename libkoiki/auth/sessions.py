@@ -83,22 +83,39 @@ def _add_refresh_token(db: AsyncSession, settings: Settings, auth_session: AuthS
     return token
 
 
+def new_session_rows(
+    settings: Settings, *, user_id: int, client: AuditSource
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A new session's row, its first refresh token's row, and that token (shown only once)."""
+    now = utcnow()
+    token = new_opaque_token()
+    expires_at = now + timedelta(days=settings.refresh_token_expire_days)
+    session_row = {
+        "id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "created_at": now,
+        "last_used_at": now,
+        "expires_at": expires_at,
+        "user_agent": _clip(client.user_agent, USER_AGENT_MAX_LENGTH),
+        "ip": _clip(client.ip, IP_MAX_LENGTH),
+    }
+    token_row = {
+        "token_hash": hash_opaque_token(token),
+        "session_id": session_row["id"],
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    return session_row, token_row, token
+
+
 async def create_session(
     db: AsyncSession, settings: Settings, *, user_id: int, client: AuditSource
 ) -> tuple[AuthSession, str]:
     """Start a session; returns it and its first refresh token. Caller commits."""
-    now = utcnow()
-    auth_session = AuthSession(
-        id=str(uuid.uuid4()),
-        user_id=user_id,
-        created_at=now,
-        last_used_at=now,
-        expires_at=now,
-        user_agent=_clip(client.user_agent, USER_AGENT_MAX_LENGTH),
-        ip=_clip(client.ip, IP_MAX_LENGTH),
-    )
+    session_row, token_row, token = new_session_rows(settings, user_id=user_id, client=client)
+    auth_session = AuthSession(**session_row)
     db.add(auth_session)
-    token = _add_refresh_token(db, settings, auth_session)
+    db.add(RefreshToken(**token_row))
     await db.flush()
     return auth_session, token
 

@@ -61,8 +61,9 @@ async def autocommit_until_commit(session: AsyncSession) -> None:
 
 
 async def commit_now(session: AsyncSession) -> None:
-    """Make what `session` has added durable now: in autocommit its flush is the commit, and the
-    connection stays for the statements that follow; otherwise its transaction commits."""
+    """Make what `session` has written durable now: in autocommit each statement was its own
+    commit (a flush writes what is still pending), and the connection stays for the statements
+    that follow; otherwise its transaction commits."""
     connection = (await session.connection()).sync_connection
     if connection and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         await session.flush()
