@@ -218,9 +218,9 @@ async def _start_session(
         target_id=session_row["id"],
         request=source,
     )
+    event["occurred_at"] = session_row["created_at"]
     if db.get_bind().dialect.name == "postgresql":
         await autocommit_until_commit(db)
-        event["occurred_at"] = session_row["created_at"]
         values = {"a_email": email[:EMAIL_MAX_LENGTH]}
         for prefix, row in (("s_", session_row), ("t_", token_row), ("e_", event)):
             values.update((prefix + name, value) for name, value in row.items())

@@ -187,6 +187,34 @@ async def test_sign_in_events_from_auth_are_in_the_same_trail(
     assert {event["actor_id"] for event in only_plain["items"]} == {plain_user.id}
 
 
+async def test_a_login_records_the_session_it_opened_and_where_it_came_from(
+    client: httpx.AsyncClient, admin: Actor, plain_user: Actor
+) -> None:
+    signed_in = await client.post(
+        "/api/v1/auth/login",
+        data={"username": plain_user.email, "password": plain_user.password},
+        headers={"User-Agent": "Alice/1.0", "X-Request-ID": "login-trace-1"},
+    )
+    assert signed_in.status_code == 200
+    token = signed_in.json()["access_token"]
+    sessions = await client.get(
+        "/api/v1/auth/sessions", headers={"Authorization": f"Bearer {token}"}
+    )
+    current = next(session for session in sessions.json() if session["current"])
+
+    event = (await _events(client, admin, action="auth.login", actor_id=plain_user.id))["items"][0]
+    assert event["outcome"] == "success"
+    assert event["actor_email"] == plain_user.email
+    assert (event["target_type"], event["target_id"]) == ("session", current["id"])
+    assert event["user_agent"] == current["user_agent"] == "Alice/1.0"
+    assert event["request_id"] == "login-trace-1"
+    assert event["ip"] == current["ip"]
+    assert event["details"] == {}
+    assert datetime.fromisoformat(event["occurred_at"]) == datetime.fromisoformat(
+        current["created_at"]
+    )
+
+
 async def test_the_actor_filter_matches_part_of_the_email_in_any_case(
     client: httpx.AsyncClient, admin: Actor, plain_user: Actor
 ) -> None:
