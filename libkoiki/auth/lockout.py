@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from libkoiki.auth.models import EMAIL_MAX_LENGTH, IP_MAX_LENGTH, LoginAttempt
 from libkoiki.config import Settings
 from libkoiki.db import utcnow
-from libkoiki.db.session import commit_now
+from libkoiki.db.session import commit_now, run_core
 
 UNKNOWN_IP = "unknown"
 
@@ -70,10 +70,9 @@ async def retry_after_seconds(
 ) -> int | None:
     """Seconds until a login for this account from this IP is allowed again; None if it is."""
     window = _window(settings)
-    # Core statements run on the session's connection: the ORM's execution layers around them
-    # cost more of the event loop's time than the statements themselves.
     oldest = (
-        await (await db.connection()).execute(
+        await run_core(
+            db,
             _OLDEST_COUNTED,
             {
                 "email": email,
@@ -106,10 +105,11 @@ async def claim_attempt(
         "ip": (ip or UNKNOWN_IP)[:IP_MAX_LENGTH],
         "attempted_at": utcnow(),
     }
-    attempt_id = (await (await db.connection()).execute(_CLAIM, attempt)).scalar_one()
+    attempt_id = (await run_core(db, _CLAIM, attempt)).scalar_one()
     await commit_now(db)
     email_rank, ip_rank = (
-        await (await db.connection()).execute(
+        await run_core(
+            db,
             _RANKS,
             {
                 "email": attempt["email"],
@@ -124,10 +124,10 @@ async def claim_attempt(
         and ip_rank <= settings.login_max_failures_per_ip
     )
     if not within:
-        await (await db.connection()).execute(_WITHDRAW, {"attempt_id": attempt_id})
+        await run_core(db, _WITHDRAW, {"attempt_id": attempt_id})
         await commit_now(db)
     return bool(within)
 
 
 async def clear_failures(db: AsyncSession, *, email: str) -> None:
-    await (await db.connection()).execute(_CLEAR, {"email": email[:EMAIL_MAX_LENGTH]})
+    await run_core(db, _CLEAR, {"email": email[:EMAIL_MAX_LENGTH]})

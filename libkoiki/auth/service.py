@@ -43,7 +43,7 @@ from libkoiki.auth.sessions import (
 )
 from libkoiki.auth.tokens import create_access_token
 from libkoiki.config import Settings
-from libkoiki.db.session import autocommit_until_commit
+from libkoiki.db.session import autocommit_until_commit, run_core
 from libkoiki.errors import AppError, NotFoundError
 from libkoiki.mail import MailSender, OutgoingEmail, send_quietly
 
@@ -127,7 +127,7 @@ async def login(
         )
 
     hasher = get_password_hasher(settings)
-    row = (await (await db.connection()).execute(_LOGIN_ACCOUNT, {"email": email})).one_or_none()
+    row = (await run_core(db, _LOGIN_ACCOUNT, {"email": email})).one_or_none()
     user = None if row is None else _Account(*row)
     # The connection goes back to the pool while the password is hashed: logins queued for the
     # hasher in a flood hold none, and the API's requests still get theirs.
@@ -162,9 +162,7 @@ async def login(
         await _login_refused_unverified(db, user, source)
     if new_hash is not None:
         # In the transaction the login's writes then join: both or neither.
-        await (await db.connection()).execute(
-            _REHASH, {"user_id": user.id, "hashed_password": new_hash}
-        )
+        await run_core(db, _REHASH, {"user_id": user.id, "hashed_password": new_hash})
         logger.info("password_rehashed", user_id=user.id)
     session_id, refresh_token = await _start_session(
         db, settings, email=email, user=user, source=source
@@ -225,7 +223,7 @@ async def _start_session(
         for prefix, row in (("s_", session_row), ("t_", token_row), ("e_", event)):
             values.update((prefix + name, value) for name, value in row.items())
         statement = _login_writes(tuple(session_row), tuple(token_row), tuple(event))
-        await (await db.connection()).execute(statement, values)
+        await run_core(db, statement, values)
     else:
         await lockout.clear_failures(db, email=email)
         db.add_all((AuthSession(**session_row), RefreshToken(**token_row), AuditEvent(**event)))

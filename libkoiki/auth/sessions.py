@@ -71,15 +71,24 @@ def _clip(value: str | None, length: int) -> str | None:
     return value[:length] if value else None
 
 
-def _add_refresh_token(db: AsyncSession, settings: Settings, auth_session: AuthSession) -> str:
+def _refresh_token_row(
+    settings: Settings, session_id: str, now: datetime
+) -> tuple[dict[str, Any], str]:
+    """A new refresh token's row and the token itself (shown once; only its hash is stored)."""
     token = new_opaque_token()
-    expires_at = utcnow() + timedelta(days=settings.refresh_token_expire_days)
-    db.add(
-        RefreshToken(
-            token_hash=hash_opaque_token(token), session_id=auth_session.id, expires_at=expires_at
-        )
-    )
-    auth_session.expires_at = expires_at
+    row = {
+        "token_hash": hash_opaque_token(token),
+        "session_id": session_id,
+        "created_at": now,
+        "expires_at": now + timedelta(days=settings.refresh_token_expire_days),
+    }
+    return row, token
+
+
+def _add_refresh_token(db: AsyncSession, settings: Settings, auth_session: AuthSession) -> str:
+    row, token = _refresh_token_row(settings, auth_session.id, utcnow())
+    db.add(RefreshToken(**row))
+    auth_session.expires_at = row["expires_at"]
     return token
 
 
@@ -88,22 +97,16 @@ def new_session_rows(
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     """A new session's row, its first refresh token's row, and that token (shown only once)."""
     now = utcnow()
-    token = new_opaque_token()
-    expires_at = now + timedelta(days=settings.refresh_token_expire_days)
+    session_id = str(uuid.uuid4())
+    token_row, token = _refresh_token_row(settings, session_id, now)
     session_row = {
-        "id": str(uuid.uuid4()),
+        "id": session_id,
         "user_id": user_id,
         "created_at": now,
         "last_used_at": now,
-        "expires_at": expires_at,
+        "expires_at": token_row["expires_at"],
         "user_agent": _clip(client.user_agent, USER_AGENT_MAX_LENGTH),
         "ip": _clip(client.ip, IP_MAX_LENGTH),
-    }
-    token_row = {
-        "token_hash": hash_opaque_token(token),
-        "session_id": session_row["id"],
-        "created_at": now,
-        "expires_at": expires_at,
     }
     return session_row, token_row, token
 

@@ -6,6 +6,7 @@ from libkoiki.db.session import (
     SessionDep,
     get_reader,
     get_session,
+    run_core,
 )
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "create_sessionmaker",
     "get_reader",
     "get_session",
+    "run_core",
     "utcnow",
 ]
