@@ -60,7 +60,7 @@ _OLDEST_COUNTED = select(
     _oldest_counted(LoginAttempt.email, "email"), _oldest_counted(LoginAttempt.ip, "ip")
 )
 _RANKS = select(_rank(LoginAttempt.email, "email"), _rank(LoginAttempt.ip, "ip"))
-_CLAIM = insert(LoginAttempt).returning(LoginAttempt.id)
+_CLAIM = insert(LoginAttempt)
 _WITHDRAW = delete(LoginAttempt).where(LoginAttempt.id == bindparam("attempt_id"))
 _CLEAR = delete(LoginAttempt).where(LoginAttempt.email == bindparam("email"))
 
@@ -105,7 +105,10 @@ async def claim_attempt(
         "ip": (ip or UNKNOWN_IP)[:IP_MAX_LENGTH],
         "attempted_at": utcnow(),
     }
-    attempt_id = (await run_core(db, _CLAIM, attempt)).scalar_one()
+    # RETURNING on PostgreSQL, the row id on SQLite (which has RETURNING only from 3.35 on).
+    inserted = (await run_core(db, _CLAIM, attempt)).inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always has one
+    attempt_id = inserted[0]
     await commit_now(db)
     email_rank, ip_rank = (
         await run_core(
