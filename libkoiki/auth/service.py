@@ -83,9 +83,11 @@ class _Account:
 _LOGIN_ACCOUNT = select(
     User.id, User.email, User.hashed_password, User.is_active, User.email_verified_at
 ).where(User.email == bindparam("email"))
+# Only over the hash the password was checked against: a password changed or reset while this
+# login waited for the hasher must not be overwritten by a rehash of the old one.
 _REHASH = (
     update(User)
-    .where(User.id == bindparam("user_id"))
+    .where(User.id == bindparam("user_id"), User.hashed_password == bindparam("checked_hash"))
     .values(hashed_password=bindparam("hashed_password"))
 )
 
@@ -162,8 +164,13 @@ async def login(
         await _login_refused_unverified(db, user, source)
     if new_hash is not None:
         # In the transaction the login's writes then join: both or neither.
-        await run_core(db, _REHASH, {"user_id": user.id, "hashed_password": new_hash})
-        logger.info("password_rehashed", user_id=user.id)
+        rehashed = await run_core(
+            db,
+            _REHASH,
+            {"user_id": user.id, "checked_hash": user.hashed_password, "hashed_password": new_hash},
+        )
+        if rehashed.rowcount:
+            logger.info("password_rehashed", user_id=user.id)
     session_id, refresh_token = await _start_session(
         db, settings, email=email, user=user, source=source
     )

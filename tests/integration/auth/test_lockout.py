@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.audit.models import AuditEvent
 from libkoiki.auth.models import AuthSession, LoginAttempt
 from tests.conftest import ClientFactory
-from tests.fixtures.auth import AuthedUser, login, register_and_login, unique_email
+from tests.fixtures.auth import (
+    AuthedUser,
+    audit_refuses_logins,
+    login,
+    register_and_login,
+    unique_email,
+)
 
 WRONG = "definitely-wrong-password"
 
@@ -102,40 +107,6 @@ async def test_a_successful_login_clears_the_account_counter(
     assert (await login(client, user.email, user.password)).status_code == 200
 
 
-@asynccontextmanager
-async def _audit_refuses_logins(db_session: AsyncSession) -> AsyncIterator[None]:
-    """The database itself refuses to record a successful login (a trigger), as a full disk or
-    a lost privilege would: the statement writing the login fails in the server."""
-    if db_session.get_bind().dialect.name == "postgresql":
-        create = [
-            "CREATE FUNCTION refuse_login_event() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$",
-            "CREATE TRIGGER refuse_login_event BEFORE INSERT ON audit_events FOR EACH ROW"
-            " WHEN (NEW.action = 'auth.login' AND NEW.outcome = 'success')"
-            " EXECUTE FUNCTION refuse_login_event()",
-        ]
-        drop = [
-            "DROP TRIGGER refuse_login_event ON audit_events",
-            "DROP FUNCTION refuse_login_event()",
-        ]
-    else:
-        create = [
-            "CREATE TRIGGER refuse_login_event BEFORE INSERT ON audit_events"
-            " WHEN NEW.action = 'auth.login' AND NEW.outcome = 'success'"
-            " BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
-        ]
-        drop = ["DROP TRIGGER refuse_login_event"]
-    for statement in create:
-        await db_session.execute(text(statement))
-    await db_session.commit()
-    try:
-        yield
-    finally:
-        for statement in drop:
-            await db_session.execute(text(statement))
-        await db_session.commit()
-
-
 async def test_a_login_whose_audit_event_cannot_be_written_leaves_no_session_behind(
     client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
@@ -147,7 +118,7 @@ async def test_a_login_whose_audit_event_cannot_be_written_leaves_no_session_beh
     )
     await _fail(client, user.email, 3)
 
-    async with _audit_refuses_logins(db_session):
+    async with audit_refuses_logins(db_session):
         refused = await login(client, user.email, user.password)
     assert refused.status_code == 500
     assert refused.json()["code"] == "internal_error"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libkoiki.accounts.models import User
-from tests.conftest import ClientFactory
-from tests.fixtures.auth import login, register_and_login
+from libkoiki.auth.passwords import get_password_hasher
+from tests.conftest import ClientFactory, base_settings
+from tests.fixtures.auth import AUTH, audit_refuses_logins, login, register_and_login
+
+NEW_PASSWORD = "quartz-meadow-lantern-57"
 
 
 async def _stored_hash(db_session: AsyncSession, user_id: int) -> str:
@@ -38,3 +46,60 @@ async def test_login_upgrades_the_hash_when_the_cost_is_raised(
 
     # The old parameters still verify the new hash (the parameters live in the hash itself).
     assert (await login(client, user.email, user.password)).status_code == 200
+
+
+async def test_a_rehash_is_kept_only_with_the_login_it_belongs_to(
+    client: httpx.AsyncClient, make_client: ClientFactory, db_session: AsyncSession
+) -> None:
+    user = await register_and_login(client)
+    original = await _stored_hash(db_session, user.id)
+    async with make_client(password_hash_time_cost=3, password_hash_memory_kib=20480) as raised:
+        async with audit_refuses_logins(db_session):
+            refused = await login(raised, user.email, user.password)
+        assert refused.status_code == 500
+        assert await _stored_hash(db_session, user.id) == original
+
+        assert (await login(raised, user.email, user.password)).status_code == 200
+        assert "$m=20480,t=3,p=1$" in await _stored_hash(db_session, user.id)
+
+
+async def test_a_rehash_never_overwrites_a_password_changed_while_the_login_was_checked(
+    client: httpx.AsyncClient,
+    make_client: ClientFactory,
+    database_url: str,
+    db_session: AsyncSession,
+) -> None:
+    # The login reads the old hash, then waits for its (busy) hashing thread; meanwhile the
+    # owner changes the password on another replica. The old password still matched what the
+    # login read, but its rehash must not bring the old password back.
+    user = await register_and_login(client)
+    raised_cost = {
+        "password_hash_time_cost": 3,
+        "password_hash_memory_kib": 20480,
+        "password_hash_concurrency": 1,
+    }
+    async with make_client(**raised_cost) as raised:
+        hasher = get_password_hasher(base_settings(database_url, **raised_cost))  # the app's own
+        release = threading.Event()
+        busy = asyncio.create_task(hasher.run(release.wait))
+        try:
+            signing_in = asyncio.create_task(login(raised, user.email, user.password))
+            deadline = time.monotonic() + 10
+            while REGISTRY.get_sample_value("koiki_password_hashes_pending") != 2:
+                assert time.monotonic() < deadline, "the login did not reach the hasher"
+                await asyncio.sleep(0.01)
+            changed = await client.post(
+                f"{AUTH}/password-change",
+                json={"current_password": user.password, "new_password": NEW_PASSWORD},
+                headers=user.headers,
+            )
+            assert changed.status_code == 204, changed.text
+            after_change = await _stored_hash(db_session, user.id)
+        finally:
+            release.set()
+            await busy
+        await signing_in
+
+    assert await _stored_hash(db_session, user.id) == after_change
+    assert (await login(client, user.email, user.password)).status_code == 401
+    assert (await login(client, user.email, NEW_PASSWORD)).status_code == 200
