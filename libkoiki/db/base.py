@@ -25,6 +25,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     PostgreSQL stores `timestamptz`; SQLite has no time zones, so values are normalised to UTC
     on the way in and marked UTC on the way out. Naive datetimes are refused rather than guessed.
+    On PostgreSQL a column of this type must be `timestamptz` (the migrations' tests check
+    every one): asyncpg's values are taken as they come.
     """
 
     impl = DateTime(timezone=True)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table)
-from libkoiki.db import Base
+from libkoiki.db import Base, UTCDateTime
 from libkoiki.db.migrations import alembic_config
 from tests.conftest import POSTGRES_SERVER_URL, ClientFactory
 from tests.support.databases import scratch_database
@@ -113,6 +113,34 @@ async def test_models_and_migrations_agree(fresh_database_url: str) -> None:
     await _alembic("upgrade", fresh_database_url, "head")
     differences = await _inspect(fresh_database_url, _differences)
     assert differences == [], "models and migrations disagree:\n" + "\n".join(map(str, differences))
+
+
+@pytest.mark.postgres_only
+async def test_every_utc_timestamp_is_stored_with_its_time_zone(fresh_database_url: str) -> None:
+    # UTCDateTime takes asyncpg's values as they come (aware, in UTC): true of `timestamptz`
+    # only. A column made `timestamp without time zone` would be read back naive.
+    await _alembic("upgrade", fresh_database_url, "head")
+
+    def stored_types(connection: Connection) -> dict[tuple[str, str], str]:
+        rows = connection.execute(
+            text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            )
+        )
+        return {(table, column): data_type for table, column, data_type in rows}
+
+    stored = await _inspect(fresh_database_url, stored_types)
+    utc_columns = [
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, UTCDateTime)
+    ]
+    assert len(utc_columns) > 10
+    assert {column: stored[column] for column in utc_columns} == dict.fromkeys(
+        utc_columns, "timestamp with time zone"
+    )
 
 
 async def test_upgrade_downgrade_upgrade_round_trip(fresh_database_url: str) -> None:
