@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Required, TypedDict, Unpack, get_args
 
 from fastapi import Depends, Request
 from sqlalchemy import Select, func, select
@@ -74,21 +74,26 @@ async def audit_source(request: Request) -> AuditSource:
 AuditSourceDep = Annotated[AuditSource, Depends(audit_source)]
 
 
-def event_values(
-    *,
-    action: str,
-    outcome: Outcome = "success",
-    actor_id: int | None = None,
-    actor_email: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    request: Request | AuditSource | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+class EventFields(TypedDict, total=False):
+    """What a caller says of an audit event; `event_values` makes the row's columns of it."""
+
+    action: Required[str]
+    outcome: Outcome  # "success" when not given
+    actor_id: int | None
+    actor_email: str | None
+    target_type: str | None
+    target_id: str | None
+    request: Request | AuditSource | None
+    details: dict[str, Any] | None
+
+
+def event_values(**fields: Unpack[EventFields]) -> dict[str, Any]:
     """An audit event's columns, checked, clipped and scrubbed (all but `occurred_at`): what
     `record_event` adds as a row, and what a statement writing it beside other rows inserts."""
+    outcome = fields.get("outcome", "success")
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    request = fields.get("request")
     source = (
         AuditSource()
         if request is None
@@ -96,51 +101,28 @@ def event_values(
         if isinstance(request, AuditSource)
         else AuditSource.from_request(request)
     )
+    actor_email, target_id = fields.get("actor_email"), fields.get("target_id")
     return {
-        "action": action,
+        "action": fields["action"],
         "outcome": outcome,
-        "actor_id": actor_id,
+        "actor_id": fields.get("actor_id"),
         "actor_email": None if actor_email is None else actor_email[:EMAIL_MAX_LENGTH],
-        "target_type": target_type,
+        "target_type": fields.get("target_type"),
         "target_id": None if target_id is None else str(target_id)[:64],
-        "details": scrub(details or {}),
+        "details": scrub(fields.get("details") or {}),
         "ip": source.ip,
         "user_agent": source.user_agent,
         "request_id": source.request_id,
     }
 
 
-async def record_event(
-    session: AsyncSession,
-    *,
-    action: str,
-    outcome: Outcome = "success",
-    actor_id: int | None = None,
-    actor_email: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    request: Request | AuditSource | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
+async def record_event(session: AsyncSession, **fields: Unpack[EventFields]) -> None:
     """Add an event to `session`; the caller's commit persists it with the change it describes.
 
     `request` may be the live request or an `AuditSource` captured from it; `details` is scrubbed
     of anything that looks like a credential.
     """
-    session.add(
-        AuditEvent(
-            **event_values(
-                action=action,
-                outcome=outcome,
-                actor_id=actor_id,
-                actor_email=actor_email,
-                target_type=target_type,
-                target_id=target_id,
-                request=request,
-                details=details,
-            )
-        )
-    )
+    session.add(AuditEvent(**event_values(**fields)))
 
 
 async def record_user_event(
