@@ -23,15 +23,15 @@ if [ "$#" -eq 0 ]; then
     exit 64
 fi
 
+case "$(basename -- "$1")" in
+    uvicorn | gunicorn | fastapi) server=1 ;;
+    *) server=0 ;;
+esac
+
 case "${KOIKI_STARTUP_TASKS:-auto}" in
     always) run_tasks=1 ;;
     never) run_tasks=0 ;;
-    auto)
-        case "$(basename -- "$1")" in
-            uvicorn | gunicorn | fastapi) run_tasks=1 ;;
-            *) run_tasks=0 ;;
-        esac
-        ;;
+    auto) run_tasks="$server" ;;
     *)
         log "KOIKI_STARTUP_TASKS must be auto, always or never (got '${KOIKI_STARTUP_TASKS}')"
         exit 64
@@ -56,6 +56,14 @@ fi
 # FORWARDED_ALLOW_IPS (127.0.0.1 by default), so it follows TRUSTED_PROXIES unless set apart.
 # The app refuses to start if the server's list reaches beyond TRUSTED_PROXIES.
 export FORWARDED_ALLOW_IPS="${FORWARDED_ALLOW_IPS:-${TRUSTED_PROXIES:-127.0.0.1}}"
+
+# The server runs without docstrings and asserts (python -OO): 5-6 MB less resident memory per
+# worker, for bytecode the image compiles at build time. What is lost is the API documentation's
+# descriptions, and production serves no documentation unless DOCS_ENABLED=true (the app then
+# warns); PYTHONOPTIMIZE=0 keeps them. The start-up tasks above and one-off commands run as usual.
+if [ "$server" -eq 1 ]; then
+    export PYTHONOPTIMIZE="${PYTHONOPTIMIZE-2}"
+fi
 
 log "starting: $1"
 exec "$@"

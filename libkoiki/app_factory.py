@@ -45,7 +45,12 @@ from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 from libkoiki.redis_client import connect, describe_redis_url, on_master_change
-from libkoiki.startup import check_database, quiet_startup_refusal, report_mail_gap
+from libkoiki.startup import (
+    check_database,
+    quiet_startup_refusal,
+    report_mail_gap,
+    report_stripped_docs,
+)
 
 logger = structlog.get_logger("koiki.app")
 
@@ -97,6 +102,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             hashing_threads=hash_concurrency(settings.password_hash_concurrency),
         )
         report_mail_gap(settings)
+        report_stripped_docs(settings)
         try:
             yield
         finally:

@@ -80,3 +80,16 @@ def report_mail_gap(settings: Settings) -> None:
             " are only logged, so new accounts cannot sign in; set SMTP_HOST, or"
             " REQUIRE_EMAIL_VERIFICATION=false where admins create the accounts",
         )
+
+
+def report_stripped_docs(settings: Settings) -> None:
+    """Documentation served by a process without docstrings (PYTHONOPTIMIZE=2, which the image's
+    entrypoint sets for the server) lacks every description they give: say so, and how to keep
+    them."""
+    if settings.docs_on and sys.flags.optimize >= 2:
+        logger.warning(
+            "docs_without_descriptions",
+            detail="the API documentation is served, but this process runs without docstrings"
+            " (PYTHONOPTIMIZE=2, the image's default for the server), so operations and schemas"
+            " lack their descriptions; set PYTHONOPTIMIZE=0 to keep them",
+        )

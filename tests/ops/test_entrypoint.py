@@ -117,6 +117,32 @@ def test_one_off_commands_skip_startup_tasks(workdir: Path) -> None:
     assert "wait-for-db" not in completed.stderr
 
 
+def test_only_the_server_runs_without_docstrings_unless_told_otherwise(workdir: Path) -> None:
+    # A stand-in named like the server that reports its interpreter's optimisation level.
+    server = workdir / "uvicorn"
+    server.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c 'import sys; print(sys.flags.optimize)'\n"
+    )
+    server.chmod(0o755)
+
+    def optimisation(*command: str, **env: str) -> str:
+        completed = subprocess.run(
+            ["bash", str(ENTRYPOINT), *command],
+            env=ops_env(KOIKI_STARTUP_TASKS="never", **env),
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout.strip()
+
+    assert optimisation(str(server)) == "2"
+    assert optimisation(str(server), PYTHONOPTIMIZE="0") == "0"
+    assert optimisation(sys.executable, "-c", "import sys; print(sys.flags.optimize)") == "0"
+
+
 async def test_three_replicas_starting_together_migrate_once(
     scratch_db: ScratchDatabase, tmp_path: Path
 ) -> None:

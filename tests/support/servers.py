@@ -203,14 +203,16 @@ async def serving(app: ASGIApp) -> AsyncIterator[int]:
 def start_uvicorn(
     port: int, env: dict[str, str], log: Path, *options: str
 ) -> subprocess.Popen[bytes]:
-    """The real app (`main:app`) in a uvicorn process of its own, its output in `log`."""
+    """The real app (`main:app`) in a uvicorn process of its own, its output in `log`; without
+    docstrings (PYTHONOPTIMIZE=2) unless `env` says otherwise, as docker-entrypoint.sh starts it."""
     with log.open("wb") as handle:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1",
                 "--port", str(port), "--app-dir", str(REPO_ROOT), *options,
             ],
-            env=env, cwd=log.parent, stdout=handle, stderr=subprocess.STDOUT,
+            env={"PYTHONOPTIMIZE": "2", **env}, cwd=log.parent, stdout=handle,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
 
 
