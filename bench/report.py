@@ -206,7 +206,8 @@ def write(results: Results) -> None:
         "- versions: " + ", ".join(f"{name} {value}" for name, value in results.versions.items()),
         "",
         "Every server runs from a virtual environment installed from requirements/runtime.txt"
-        " alone, as the Docker image is. K: KOIKI-FW in production configuration (one uvicorn"
+        " alone and without docstrings or asserts (PYTHONOPTIMIZE=2), as the Docker image runs"
+        " its server. K: KOIKI-FW in production configuration (one uvicorn"
         " worker, uvloop, httptools, no WebSocket, PostgreSQL, Redis rate limiting, JSON access"
         " log to a file, metrics, all middleware); K2 the same with two workers. A: bare"
         " Starlette. B: bare Starlette + asyncpg, one query. F: bare FastAPI + an"
@@ -268,8 +269,8 @@ def write(results: Results) -> None:
         + ".",
         "",
         f"After `import main` in a fresh interpreter, before any request:"
-        f" {results.import_rss['runtime']:.1f} MB from the runtime install,"
-        f" {results.import_rss['dev']:.1f} MB from the dev install.",
+        f" {results.import_rss['runtime']:.1f} MB from the runtime install (PYTHONOPTIMIZE=2),"
+        f" {results.import_rss['dev']:.1f} MB from the dev install (no optimisation).",
         "",
         f"Login flood answers per round (status:count): {'; '.join(results.flood)}.",
         "",
