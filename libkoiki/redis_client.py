@@ -37,12 +37,10 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
-from redis.exceptions import DataError
+from redis.utils import HIREDIS_AVAILABLE
 
-try:
+if HIREDIS_AVAILABLE:  # the hiredis redis-py would use; without it, redis-py packs in Python
     import hiredis
-except ImportError:  # redis-py works without it (and packs in Python)
-    hiredis = None  # type: ignore[assignment]
 
 from libkoiki.observability.framework import MeasuredRedis
 
@@ -189,25 +187,23 @@ class MasterFollowingPool(SentinelConnectionPool):
 class HiredisPacking(AbstractConnection):
     """Commands packed by hiredis, in C, as redis-py's synchronous client packs them; its asyncio
     client packs in Python, a call per argument: 3 % of a todo list request's instructions
-    (`bench.instructions list`: 3.05M -> 2.97M). The same bytes, and the same DataError for a
-    value that is not bytes, str, int or float."""
+    (`bench.instructions list`: 3.05M -> 2.97M). The same bytes; a value hiredis does not take
+    (an int subclass, None...) goes to redis-py's packer, which packs or refuses it as before."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        # A command name holding several words ("CLIENT KILL") is sent as several arguments.
-        first = args[0].encode() if isinstance(args[0], str) else args[0]
-        if b" " in first:
-            args = (*first.split(), *args[1:])
-        args = tuple(bytes(arg) if isinstance(arg, bytearray | memoryview) else arg for arg in args)
+        packed = args
+        # As redis-py does: a command name of several words ("CLIENT KILL") is several arguments.
+        if isinstance(packed[0], str):
+            packed = (*packed[0].encode().split(), *packed[1:])
+        elif b" " in packed[0]:
+            packed = (*packed[0].split(), *packed[1:])
+        packed = tuple(
+            bytes(arg) if isinstance(arg, bytearray | memoryview) else arg for arg in packed
+        )
         try:
-            return [hiredis.pack_command(args)]
+            return [hiredis.pack_command(packed)]
         except TypeError:
-            kinds = sorted(
-                {type(arg).__name__ for arg in args if type(arg) not in (bytes, str, int, float)}
-            )
-            raise DataError(
-                f"Invalid input of type: {', '.join(kinds)}."
-                " Convert to a bytes, string, int or float first."
-            ) from None
+            return super().pack_command(*args)
 
 
 @cache
@@ -221,7 +217,8 @@ def _pack_with_hiredis(client: Redis) -> Redis:
     pool = client.connection_pool
     options = pool.connection_kwargs
     if (
-        hiredis is not None
+        HIREDIS_AVAILABLE
+        and not issubclass(pool.connection_class, HiredisPacking)
         and options.get("encoding", "utf-8").lower().replace("-", "") == "utf8"
         and options.get("encoding_errors", "strict") == "strict"
     ):

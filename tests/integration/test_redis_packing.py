@@ -4,6 +4,7 @@ answers a real server gives, and redis-py's error for a value Redis cannot take.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ COMMANDS: list[tuple[EncodableT, ...]] = [
     ("SET", "koiki:view", memoryview(b"from a view")),
     ("SET", "koiki:array", bytearray(b"from an array")),
     ("CLIENT SETNAME", "koiki"),
+    ("CLIENT\tSETNAME", "koiki"),
+    (b"GET", "koiki:text"),
+    ("SET", "koiki:status", HTTPStatus.OK),
     (b"CONFIG GET", "maxmemory"),
     ("EVALSHA", "0" * 40, 1, "koiki:key", "x" * 100_000),
 ]
@@ -97,12 +101,14 @@ async def test_values_commands_scripts_and_pipelines_round_trip(client: Redis) -
         assert await pipeline.execute() == [4, True, b"4"]
 
 
-async def test_a_value_redis_cannot_take_is_refused_before_anything_is_sent(
+async def test_values_hiredis_does_not_take_are_packed_or_refused_as_redis_py_does(
     client: Redis,
 ) -> None:
+    await client.set("status", HTTPStatus.OK)  # an int subclass: redis-py packs its repr()
+    assert await client.get("status") == Connection().encoder.encode(HTTPStatus.OK)
     await client.set("kept", "before")
     for value in (None, True, object()):
-        with pytest.raises(DataError, match=f"Invalid input of type: {type(value).__name__}"):
+        with pytest.raises(DataError, match=f"Invalid input of type: '{type(value).__name__}'"):
             await client.set("kept", value)  # type: ignore[arg-type]
     assert await client.get("kept") == b"before"
 
