@@ -106,6 +106,17 @@ def test_the_pods_settings_validate_with_real_secrets(
     assert "*" not in settings.cors_origins
 
 
+@pytest.mark.parametrize("name", ["staging", "production", "production-managed"])
+def test_a_server_serving_the_docs_keeps_their_docstrings(
+    rendered: dict[str, Rendered], name: str
+) -> None:
+    # docker-entrypoint.sh starts the server with PYTHONOPTIMIZE=2 unless told otherwise.
+    overlay = rendered[name]
+    env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"), STRONG)
+    optimisation = env.get("PYTHONOPTIMIZE", "2")
+    assert optimisation == ("0" if _settings(env).docs_on else "2")
+
+
 @pytest.mark.parametrize("name", ["production", "production-managed"])
 def test_production_refuses_the_example_secrets(rendered: dict[str, Rendered], name: str) -> None:
     overlay = rendered[name]
