@@ -186,8 +186,8 @@ class MasterFollowingPool(SentinelConnectionPool):
 
 class HiredisPacking(AbstractConnection):
     """Commands packed by hiredis, in C, as redis-py's synchronous client packs them; its asyncio
-    client packs in Python, a call per argument: 3 % of a todo list request's instructions
-    (`bench.instructions list`: 3.05M -> 2.97M). The same bytes; a value hiredis does not take
+    client packs in Python, a call per argument: 2-3 % of a todo list request's instructions
+    (`bench.instructions list`: 3.05M -> 2.97-3.00M). The same bytes; a value hiredis does not take
     (an int subclass, None...) goes to redis-py's packer, which packs or refuses it as before."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
