@@ -39,10 +39,10 @@ from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnec
 from redis.backoff import NoBackoff
 from redis.utils import HIREDIS_AVAILABLE
 
+from libkoiki.observability.framework import MeasuredRedis
+
 if HIREDIS_AVAILABLE:  # the hiredis redis-py would use; without it, redis-py packs in Python
     import hiredis
-
-from libkoiki.observability.framework import MeasuredRedis
 
 logger = structlog.get_logger("koiki.redis")
 
