@@ -50,6 +50,21 @@ def ops_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def run_entrypoint(
+    *command: str, env: dict[str, str], cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """docker-entrypoint.sh run to its end with `command`, its output captured."""
+    return subprocess.run(
+        ["bash", str(ENTRYPOINT), *command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_ops(
     *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from tests.ops.support import (
     ThrowawayPostgres,
     free_port,
     ops_env,
+    run_entrypoint,
     wait_until,
 )
 from tests.support.servers import serves_health
@@ -84,14 +85,8 @@ def test_entrypoint_gives_up_with_a_clear_error(
         KOIKI_STARTUP_TASKS="always",
     )
     started = time.monotonic()
-    completed = subprocess.run(
-        ["bash", str(ENTRYPOINT), sys.executable, "-c", f"print('{MARKER}')"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    completed = run_entrypoint(
+        sys.executable, "-c", f"print('{MARKER}')", env=env, cwd=workdir, timeout=60
     )
     assert completed.returncode != 0
     assert time.monotonic() - started < 30
@@ -103,15 +98,7 @@ def test_entrypoint_gives_up_with_a_clear_error(
 def test_one_off_commands_skip_startup_tasks(workdir: Path) -> None:
     # `docker compose run app python -m ops backup` must not migrate before the backup.
     env = ops_env(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", DB_WAIT_RETRIES="1")
-    completed = subprocess.run(
-        ["bash", str(ENTRYPOINT), sys.executable, "-c", f"print('{MARKER}')"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    completed = run_entrypoint(sys.executable, "-c", f"print('{MARKER}')", env=env, cwd=workdir)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == MARKER
     assert "wait-for-db" not in completed.stderr
@@ -126,14 +113,8 @@ def test_only_the_server_runs_without_docstrings_unless_told_otherwise(workdir: 
     server.chmod(0o755)
 
     def optimisation(*command: str, **env: str) -> str:
-        completed = subprocess.run(
-            ["bash", str(ENTRYPOINT), *command],
-            env=ops_env(KOIKI_STARTUP_TASKS="never", **env),
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+        completed = run_entrypoint(
+            *command, env=ops_env(KOIKI_STARTUP_TASKS="never", **env), cwd=workdir
         )
         assert completed.returncode == 0, completed.stderr
         return completed.stdout.strip()

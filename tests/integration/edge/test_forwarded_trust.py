@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libkoiki.audit.models import AuditEvent
 from libkoiki.http.server_proxies import beyond, server_forwarded_trust
-from tests.ops.support import ENTRYPOINT, STRONG_JWT_SECRET, STRONG_SECRET, ops_env, wait_until
+from tests.ops.support import (
+    STRONG_JWT_SECRET,
+    STRONG_SECRET,
+    ops_env,
+    run_entrypoint,
+    wait_until,
+)
 from tests.support.servers import free_port, serves_health, start_uvicorn, stop_process
 
 PROXY_NETWORK = "10.20.0.0/16"  # the proxies of this deployment: loopback is not one of them
@@ -131,14 +137,11 @@ def test_only_a_server_list_inside_trusted_proxies_is_accepted() -> None:
 def test_the_container_entrypoint_gives_the_server_trusted_proxies(
     env: dict[str, str], expected: str, tmp_path: Path
 ) -> None:
-    completed = subprocess.run(
-        ["bash", str(ENTRYPOINT), "printenv", "FORWARDED_ALLOW_IPS"],
+    completed = run_entrypoint(
+        "printenv",
+        "FORWARDED_ALLOW_IPS",
         env=ops_env(KOIKI_STARTUP_TASKS="never", **env),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == expected
