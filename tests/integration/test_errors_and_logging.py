@@ -293,3 +293,26 @@ def test_structured_fields_named_like_secrets_are_redacted() -> None:
     assert event["headers"] == {"cookie": REDACTED, "accept": "json"}
     assert "abc.def.ghi" not in event["event"]
     assert "dbpass" not in event["url"]
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("BEARER abc123", "abc123"),
+        ("bAsIc dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("token EYJ: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "eyJzdWIiOiIxIn0"),
+        ("redis://app:hunter2@cache:6379", "hunter2"),
+        # Outside ASCII, matched as the expressions match: "ſ" is an "s" to them.
+        ("Baſic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("ログイン: Bearer abc123 で失敗", "abc123"),
+    ],
+)
+def test_credentials_in_free_text_are_redacted_whatever_their_case_and_script(
+    text: str, secret: str
+) -> None:
+    from libkoiki.observability.logging import REDACTED, redact_secrets
+
+    event = redact_secrets(None, "info", {"event": text, "detail": text})
+    for value in (event["event"], event["detail"]):
+        assert secret not in value
+        assert REDACTED in value
