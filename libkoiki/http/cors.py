@@ -40,9 +40,20 @@ class KoikiCORSMiddleware(CORSMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, _ in scope["headers"]:
+            if name == b"origin":  # ASGI servers give header names in lower case
+                break
+        else:
+            # No Origin (same-origin pages, servers, probes: most requests): no CORS header to
+            # add, only `Vary: Origin`, since an answer to a request with one would differ.
+            await self.app(scope, receive, self._varying_on_origin(scope, send))
+            return
+        if scope["method"] == "OPTIONS":
             headers = Headers(scope=scope)
-            if "origin" in headers and "access-control-request-method" in headers:
+            if "access-control-request-method" in headers:
                 response = self.preflight_response(request_headers=headers)
                 if response.status_code != 200:
                     detail = bytes(response.body).decode()  # "Disallowed CORS origin, headers"
@@ -53,26 +64,18 @@ class KoikiCORSMiddleware(CORSMiddleware):
                 return
         await super().__call__(scope, receive, send)
 
-    async def simple_response(
-        self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
-    ) -> None:
-        if "origin" in request_headers:
-            await super().simple_response(scope, receive, send, request_headers)
-            return
-
-        # No Origin (same-origin pages, servers, probes: most requests): no CORS header to add,
-        # only `Vary: Origin`, since an answer to a request with one would differ. Appended raw
-        # unless the response already varies (then Starlette merges the values).
+    def _varying_on_origin(self, scope: Scope, send: Send) -> Send:
+        # Appended raw unless the response already varies (then Starlette merges the values).
         async def send_with_vary(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 if any(name.lower() == b"vary" for name, _ in headers):
-                    await self.send(message, send, request_headers)
+                    await self.send(message, send, Headers(scope=scope))
                     return
                 message["headers"] = [*headers, _VARY_ORIGIN]
             await send(message)
 
-        await self.app(scope, receive, send_with_vary)
+        return send_with_vary
 
 
 def install_cors(app: FastAPI, origins: Sequence[str]) -> None:
