@@ -188,7 +188,8 @@ class HiredisPacking(AbstractConnection):
     """Commands packed by hiredis, in C, as redis-py's synchronous client packs them; its asyncio
     client packs in Python, a call per argument: 2-3 % of a todo list request's instructions
     (`bench.instructions list`: 3.05M -> 2.97-3.00M). The same bytes; a value hiredis does not take
-    (an int subclass, None...) goes to redis-py's packer, which packs or refuses it as before."""
+    (an int subclass, a bytearray, None...) goes to redis-py's packer, which packs or refuses it as
+    before."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         packed = args
@@ -197,9 +198,6 @@ class HiredisPacking(AbstractConnection):
             packed = (*packed[0].encode().split(), *packed[1:])
         elif b" " in packed[0]:
             packed = (*packed[0].split(), *packed[1:])
-        packed = tuple(
-            bytes(arg) if isinstance(arg, bytearray | memoryview) else arg for arg in packed
-        )
         try:
             return [hiredis.pack_command(packed)]
         except TypeError:
