@@ -19,9 +19,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 # --no-deps: the lock is complete, so pip installs it as written instead of resolving again
-# (pip 23's resolver refuses a locked package that another one asks for with an extra).
+# (pip 23's resolver refuses a locked package that another one asks for with an extra);
+# `pip check` then says if the lock ever misses a requirement.
 $(VENV)/.installed: requirements/dev.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip check
 	touch $@
 
 frontend/node_modules/.package-lock.json: frontend/package-lock.json

@@ -25,6 +25,9 @@ COMMANDS: list[tuple[EncodableT, ...]] = [
     ("SET", "koiki:int", 12345),
     ("SET", "koiki:float", -1.25),
     ("SET", "koiki:view", memoryview(b"from a view")),
+    # hiredis reads a view's memory as if it were contiguous: these must reach it as bytes.
+    ("SET", "koiki:strided", memoryview(b"abcdefgh")[::2]),
+    ("SET", "koiki:reversed", memoryview(bytearray(b"abcdefgh"))[::-1]),
     ("SET", "koiki:array", bytearray(b"from an array")),
     ("CLIENT SETNAME", "koiki"),
     ("CLIENT\tSETNAME", "koiki"),
@@ -41,7 +44,8 @@ def test_every_command_is_packed_to_the_bytes_redis_py_writes() -> None:
     theirs = Connection()
     assert isinstance(ours, HiredisPacking)
     for command in COMMANDS:
-        assert b"".join(ours.pack_command(*command)) == b"".join(theirs.pack_command(*command))
+        expected = b"".join(bytes(chunk) for chunk in theirs.pack_command(*command))
+        assert b"".join(ours.pack_command(*command)) == expected
 
 
 @pytest.mark.parametrize(
