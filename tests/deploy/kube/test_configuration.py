@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from libkoiki.config import Settings
 from tests.deploy.kube.render import KUBERNETES, ROOT, Rendered
-from tests.deploy.kube.workloads import OPERATOR_SECRETS, container, environment
+from tests.deploy.kube.workloads import OPERATOR_SECRETS, api_environment, container, environment
 
 # .env.example's variables that have no meaning on Kubernetes, and what replaces them.
 COMPOSE_ONLY = {
@@ -67,7 +67,7 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 def test_every_setting_the_app_reads_is_set_for_the_api(overlay: Rendered) -> None:
-    env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+    env = api_environment(overlay)
     missing = sorted(
         name.upper()
         for name in Settings.model_fields
@@ -78,7 +78,7 @@ def test_every_setting_the_app_reads_is_set_for_the_api(overlay: Rendered) -> No
 
 
 def test_every_variable_of_env_example_has_a_kubernetes_home(overlay: Rendered) -> None:
-    api_env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+    api_env = api_environment(overlay)
     migrate_env = environment(overlay, container(overlay, "Deployment", "koiki-api", "migrate"))
     homeless = sorted(
         name
@@ -94,7 +94,7 @@ def test_the_pods_settings_validate_with_real_secrets(
     rendered: dict[str, Rendered], name: str
 ) -> None:
     overlay = rendered[name]
-    env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"), STRONG)
+    env = api_environment(overlay, STRONG)
     settings = _settings(env)
     assert settings.app_env == ("staging" if name == "staging" else "production")
     assert settings.database_url.startswith("postgresql+asyncpg://")
@@ -112,7 +112,7 @@ def test_a_server_serving_the_docs_keeps_their_docstrings(
 ) -> None:
     # docker-entrypoint.sh starts the server with PYTHONOPTIMIZE=2 unless told otherwise.
     overlay = rendered[name]
-    env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"), STRONG)
+    env = api_environment(overlay, STRONG)
     optimisation = env.get("PYTHONOPTIMIZE", "2")
     assert optimisation == ("0" if _settings(env).docs_on else "2")
 
@@ -120,7 +120,7 @@ def test_a_server_serving_the_docs_keeps_their_docstrings(
 @pytest.mark.parametrize("name", ["production", "production-managed"])
 def test_production_refuses_the_example_secrets(rendered: dict[str, Rendered], name: str) -> None:
     overlay = rendered[name]
-    env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+    env = api_environment(overlay)
     with pytest.raises(ValidationError) as refused:
         _settings(env)
     assert "SECRET_KEY is a default/placeholder value" in str(refused.value)
@@ -130,7 +130,7 @@ def test_hosts_origins_and_tls_agree(overlay: Rendered) -> None:
     ingress = overlay.one("Ingress", "koiki")["spec"]
     (host,) = {rule["host"] for rule in ingress["rules"]}
     assert ingress["tls"] == [{"hosts": [host], "secretName": "koiki-tls"}]
-    api = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+    api = api_environment(overlay)
     frontend = environment(overlay, container(overlay, "Deployment", "koiki-frontend", "frontend"))
     origin = f"https://{host}"
     assert api["CORS_ORIGINS"] == origin
@@ -151,7 +151,7 @@ def test_hosts_origins_and_tls_agree(overlay: Rendered) -> None:
 def test_in_cluster_urls_name_the_operators_services(rendered: dict[str, Rendered]) -> None:
     for name in ("staging", "production"):
         overlay = rendered[name]
-        env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"), STRONG)
+        env = api_environment(overlay, STRONG)
         cluster = overlay.one("Cluster", "koiki-db")
         database = cluster["spec"]["bootstrap"]["initdb"]["database"]
         # Secret <cluster>-app is the operator's; its uri names <cluster>-rw.
@@ -187,7 +187,7 @@ def test_postgresql_matches_the_images_pg_dump_and_the_pools(rendered: dict[str,
         overlay = rendered[name]
         cluster = overlay.one("Cluster", "koiki-db")["spec"]
         assert re.search(r"postgresql:15\.\d+", cluster["imageName"]), cluster["imageName"]
-        env = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+        env = api_environment(overlay)
         pool = int(env["DB_POOL_SIZE"]) + int(env["DB_MAX_OVERFLOW"])
         pods = overlay.one("HorizontalPodAutoscaler", "koiki-api")["spec"]["maxReplicas"]
         # maxSurge pods during a rollout, one connection per job and migration, PostgreSQL's own

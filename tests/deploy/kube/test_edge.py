@@ -11,7 +11,7 @@ import httpx
 
 from libkoiki.config import Settings
 from tests.deploy.kube.render import ROOT, Rendered
-from tests.deploy.kube.workloads import container, environment, pod_spec, workloads
+from tests.deploy.kube.workloads import api_environment, pod_spec, workloads
 
 NGINX_CONF = (ROOT / "docker" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
 ANNOTATION = "nginx.ingress.kubernetes.io/"
@@ -48,7 +48,7 @@ def _pod_labels(overlay: Rendered, component: str) -> dict[str, str]:
 
 def test_the_ingress_body_limit_is_the_apps(overlay: Rendered) -> None:
     annotations = overlay.one("Ingress", "koiki")["metadata"]["annotations"]
-    api = environment(overlay, container(overlay, "Deployment", "koiki-api", "api"))
+    api = api_environment(overlay)
     limit = _nginx_size(annotations[ANNOTATION + "proxy-body-size"])
     assert limit == int(api["MAX_REQUEST_BODY_BYTES"]) == Settings().max_request_body_bytes
     assert limit == _nginx_size(_nginx_directive("client_max_body_size"))

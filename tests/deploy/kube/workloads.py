@@ -99,3 +99,10 @@ def environment(
             ref = entry["valueFrom"]["secretKeyRef"]
             env[entry["name"]] = data("Secret", ref["name"])[ref["key"]]
     return env
+
+
+def api_environment(
+    rendered: Rendered, overrides: dict[str, dict[str, str]] | None = None
+) -> dict[str, str]:
+    """The environment of the API's container, koiki-api's `api`."""
+    return environment(rendered, container(rendered, "Deployment", "koiki-api", "api"), overrides)
