@@ -10,19 +10,20 @@ stamps (`libkoiki.auth.principals`), which makes them free for every request it 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 STAMP_TTL_SECONDS = 86_400  # an idle user's stamp leaves Redis; their next request makes another
 
@@ -72,6 +73,13 @@ class MemoryBackend:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    keys: list[str]
+    args: list[float | str]
+    reply: asyncio.Future[list[Any]]
+
+
 def _hit_script() -> str:
     """The library's acquire and window scripts as one, then the stamps: KEYS[1] is the counter,
     any further keys are stamps; ARGV is the acquire script's four arguments, the window script's
@@ -105,7 +113,13 @@ def _hit_script() -> str:
 
 
 class RedisBackend:
-    """Counters in Redis under `<prefix>ratelimit:`; one command per counted request."""
+    """Counters in Redis under `<prefix>ratelimit:`; one command per counted request.
+
+    The commands of the requests that reach the limiter in the same turn of the event loop go
+    to Redis together, as one pipeline: under load, one round trip serves many requests, and
+    each request's share of the client's and the kernel's work shrinks with it. The first of
+    them waits for the turn to end, nothing longer; a request alone sends its command itself.
+    """
 
     _HIT = _hit_script()
 
@@ -116,6 +130,8 @@ class RedisBackend:
         # Script.__call__ sends EVALSHA and loads the script on NOSCRIPT (a Redis that restarted
         # empty, or SCRIPT FLUSH): the script runs once either way, so nothing is counted twice.
         self._hit = self._redis.register_script(self._HIT)
+        self._joining: list[_Queued] | None = None  # this turn's requests after the first
+        self._senders: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected
 
     @property
     def redis(self) -> Redis:
@@ -132,7 +148,7 @@ class RedisBackend:
             # Unique, not secret: a stamp is compared, never guessed at (no system call here).
             args += [f"{random.getrandbits(64):016x}:", STAMP_TTL_SECONDS]  # nosec B311
         try:
-            acquired, window, stamps = await self._hit(keys=[redis_key, *stamp_keys], args=args)
+            acquired, window, stamps = await self._run([redis_key, *stamp_keys], args)
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if window:
@@ -146,6 +162,75 @@ class RedisBackend:
             remaining=max(0, item.amount - count),
             reset_at=window_start + expiry,
         ), stamp
+
+    async def _run(self, keys: list[str], args: list[float | str]) -> list[Any]:
+        """The script's reply for `keys` and `args`."""
+        joining = self._joining
+        if joining is not None:  # an earlier request of this turn sends it
+            reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            joining.append(_Queued(keys, args, reply))
+            return await reply
+        joining = self._joining = []
+        try:
+            await asyncio.sleep(0)  # the rest of this turn's requests run up to here meanwhile
+        except BaseException:  # cancelled: the requests that joined still wait for replies
+            self._joining = None
+            if joining:
+                self._send(joining)
+            raise
+        self._joining = None
+        if not joining:
+            return await self._hit(keys=keys, args=args)  # type: ignore[no-any-return]
+        reply = asyncio.get_running_loop().create_future()
+        self._send([_Queued(keys, args, reply), *joining])
+        return await reply
+
+    def _send(self, batch: list[_Queued]) -> None:
+        # A task of its own, which no single request's cancellation stops.
+        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
+    async def _send_batch(self, batch: list[_Queued]) -> None:
+        try:
+            replies = await self._pipeline(batch)
+        except (RedisError, OSError) as error:
+            replies = [error] * len(batch)
+        except BaseException as error:  # a bug, or the loop closing: no request waits forever
+            for queued in batch:
+                if not queued.reply.done():
+                    queued.reply.set_exception(error)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for queued, reply in zip(batch, replies, strict=True):
+            if queued.reply.done():  # its request was cancelled meanwhile
+                continue
+            if isinstance(reply, Exception):
+                # Each waiting request raises an error of its own.
+                queued.reply.set_exception(BackendUnavailable(f"{type(reply).__name__}: {reply}"))
+            else:
+                queued.reply.set_result(reply)
+
+    async def _pipeline(self, batch: list[_Queued]) -> list[Any]:
+        """Each command's reply, or the error Redis answered it with."""
+        replies = await self._evalsha_each(batch)
+        unknown = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if unknown:
+            # As Script.__call__ does: a command refused with NOSCRIPT ran nothing, so sending
+            # it again after loading the script counts it once.
+            await self._redis.script_load(self._HIT)
+            again = await self._evalsha_each([batch[n] for n in unknown])
+            for n, reply in zip(unknown, again, strict=True):
+                replies[n] = reply
+        return replies
+
+    async def _evalsha_each(self, batch: list[_Queued]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for queued in batch:
+                pipe.evalsha(self._hit.sha, len(queued.keys), *queued.keys, *queued.args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -125,6 +125,47 @@ async def test_a_redis_that_lost_its_scripts_still_counts_each_request_once(
     ]
 
 
+async def test_concurrent_requests_are_each_counted_once(
+    edge_client: EdgeClientFactory, shared_redis_url: str
+) -> None:
+    """Requests that reach the limiter together share one round trip to Redis: none is lost or
+    counted twice, and each reads its own place in the window."""
+    redis = Redis.from_url(shared_redis_url)
+    try:
+        before = {entry["id"] for entry in await redis.client_list()}
+        async with edge_client(
+            redis_url=shared_redis_url, rate_limit_strategy="redis", rate_limit_default="10/minute"
+        ) as client:
+            responses = await asyncio.gather(*(client.get(PING) for _ in range(12)))
+            opened = [entry for entry in await redis.client_list() if entry["id"] not in before]
+    finally:
+        await redis.aclose()
+    # One connection served them all, where a round trip each would have opened twelve.
+    assert [entry["cmd"] for entry in opened].count("evalsha") == 1
+    served = [r for r in responses if r.status_code == 200]
+    assert len(served) == 10
+    assert sorted(int(r.headers["X-RateLimit-Remaining"]) for r in served) == list(range(10))
+    for refused in (r for r in responses if r.status_code != 200):
+        assert_limited(refused, 10)
+
+
+async def test_concurrent_requests_after_redis_lost_its_scripts_are_each_counted_once(
+    edge_client: EdgeClientFactory, shared_redis_url: str
+) -> None:
+    async with edge_client(
+        redis_url=shared_redis_url, rate_limit_strategy="redis", rate_limit_default="10/minute"
+    ) as client:
+        assert (await client.get(PING)).headers["X-RateLimit-Remaining"] == "9"
+        redis = Redis.from_url(shared_redis_url)
+        try:
+            await redis.script_flush()
+        finally:
+            await redis.aclose()
+        responses = await asyncio.gather(*(client.get(PING) for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert sorted(r.headers["X-RateLimit-Remaining"] for r in responses) == list("45678")
+
+
 async def test_the_window_frees_up_after_its_duration(edge_client: EdgeClientFactory) -> None:
     async with edge_client(rate_limit_default="3/2 seconds") as client:
         for _ in range(3):
