@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -116,11 +115,6 @@ class MeasuredPool(AsyncAdaptedQueuePool):
 class MeasuredRedis(Redis):
     """redis-py's asyncio client, timing every command and counting failures by command."""
 
-    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        return MeasuredPipeline(
-            self.connection_pool, self.response_callbacks, transaction, shard_hint
-        )
-
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         command = str(args[0]) if args else "unknown"
         started = time.perf_counter()
@@ -131,25 +125,3 @@ class MeasuredRedis(Redis):
             raise
         REDIS_COMMANDS.labels(command).observe(time.perf_counter() - started)
         return result
-
-
-class MeasuredPipeline(Pipeline):
-    """A pipeline of `MeasuredRedis`: each command in it is timed as the whole round trip, which
-    is how long it waited, and a failed round trip counts as a failure of each."""
-
-    async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        commands = [str(args[0]) for args, _options in self.command_stack]
-        started = time.perf_counter()
-        try:
-            replies: list[Any] = await super().execute(raise_on_error)
-        except (RedisError, OSError) as error:
-            for command in commands:
-                REDIS_ERRORS.labels(command, type(error).__name__).inc()
-            raise
-        elapsed = time.perf_counter() - started
-        for command, reply in zip(commands, replies, strict=True):
-            if isinstance(reply, RedisError):
-                REDIS_ERRORS.labels(command, type(reply).__name__).inc()
-            else:
-                REDIS_COMMANDS.labels(command).observe(elapsed)
-        return replies

@@ -11,6 +11,7 @@ stamps (`libkoiki.auth.principals`), which makes them free for every request it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import time
@@ -23,7 +24,11 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+
+from libkoiki.observability.framework import REDIS_COMMANDS, REDIS_ERRORS
 
 STAMP_TTL_SECONDS = 86_400  # an idle user's stamp leaves Redis; their next request makes another
 
@@ -75,9 +80,8 @@ class MemoryBackend:
 
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    keys: list[str]
-    args: list[float | str]
-    reply: asyncio.Future[list[Any]]
+    evalsha: tuple[Any, ...]  # the command's arguments after EVALSHA
+    reply: asyncio.Future[Any]
 
 
 def _hit_script() -> str:
@@ -116,21 +120,21 @@ class RedisBackend:
     """Counters in Redis under `<prefix>ratelimit:`; one command per counted request.
 
     The commands of the requests that reach the limiter in the same turn of the event loop go
-    to Redis together, as one pipeline: under load, one round trip serves many requests, and
-    each request's share of the client's and the kernel's work shrinks with it. The first of
-    them waits for the turn to end, nothing longer; a request alone sends its command itself.
+    to Redis together, in one write, on one connection: under load, one round trip serves many
+    requests, and each request's share of the client's and the kernel's work shrinks with it.
+    The first of them waits for the turn to end, nothing longer; the requests that joined it by
+    then (those already scheduled in that turn) go with it.
     """
 
     _HIT = _hit_script()
+    _HIT_SHA = hashlib.sha1(_HIT.encode(), usedforsecurity=False).hexdigest()
 
     def __init__(self, redis: Redis, *, key_prefix: str) -> None:
         self._redis = redis
         # Same layout as `RedisStorage(key_prefix=<prefix>ratelimit)`: "<prefix>ratelimit:<key>".
         self.key_prefix = f"{key_prefix}ratelimit"
-        # Script.__call__ sends EVALSHA and loads the script on NOSCRIPT (a Redis that restarted
-        # empty, or SCRIPT FLUSH): the script runs once either way, so nothing is counted twice.
-        self._hit = self._redis.register_script(self._HIT)
-        self._joining: list[_Queued] | None = None  # this turn's requests after the first
+        # The requests of this turn after the first, and the loop the turn belongs to.
+        self._joining: tuple[asyncio.AbstractEventLoop, list[_Queued]] | None = None
         self._senders: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected
 
     @property
@@ -147,10 +151,9 @@ class RedisBackend:
         if stamp_keys:
             # Unique, not secret: a stamp is compared, never guessed at (no system call here).
             args += [f"{random.getrandbits(64):016x}:", STAMP_TTL_SECONDS]  # nosec B311
-        try:
-            acquired, window, stamps = await self._run([redis_key, *stamp_keys], args)
-        except (RedisError, OSError) as exc:
-            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        acquired, window, stamps = await self._run(
+            (self._HIT_SHA, 1 + len(stamp_keys), redis_key, *stamp_keys, *args)
+        )
         if window:
             window_start, count = float(window[0]), int(window[1])
         else:
@@ -163,74 +166,131 @@ class RedisBackend:
             reset_at=window_start + expiry,
         ), stamp
 
-    async def _run(self, keys: list[str], args: list[float | str]) -> list[Any]:
-        """The script's reply for `keys` and `args`."""
-        joining = self._joining
-        if joining is not None:  # an earlier request of this turn sends it
-            reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-            joining.append(_Queued(keys, args, reply))
-            return await reply
-        joining = self._joining = []
+    async def _run(self, evalsha: tuple[Any, ...]) -> Any:
+        """The script's reply to `evalsha` (its arguments after EVALSHA)."""
+        loop = asyncio.get_running_loop()
+        if self._joining is not None and self._joining[0] is loop:
+            reply: asyncio.Future[Any] = loop.create_future()
+            self._joining[1].append(_Queued(evalsha, reply))
+            return await reply  # an earlier request of this turn sends it
+        joining: list[_Queued] = []
+        self._joining = (loop, joining)
         try:
-            await asyncio.sleep(0)  # the rest of this turn's requests run up to here meanwhile
-        except BaseException:  # cancelled: the requests that joined still wait for replies
-            self._joining = None
-            if joining:
-                self._send(joining)
+            await asyncio.sleep(0)  # the rest of this turn's requests run up to `_run` meanwhile
+        except asyncio.CancelledError:  # the requests that joined still wait for their replies
+            self._send(joining)
             raise
-        self._joining = None
-        if not joining:
-            return await self._hit(keys=keys, args=args)  # type: ignore[no-any-return]
-        reply = asyncio.get_running_loop().create_future()
-        self._send([_Queued(keys, args, reply), *joining])
-        return await reply
+        finally:
+            if self._joining is not None and self._joining[1] is joining:
+                self._joining = None
+        if joining:
+            # A task of its own sends them all, which no one request's cancellation stops.
+            reply = loop.create_future()
+            self._send([_Queued(evalsha, reply), *joining])
+            return await reply
+        (answer,) = await self._evalsha([evalsha])
+        if isinstance(answer, Exception):
+            raise BackendUnavailable(f"{type(answer).__name__}: {answer}") from answer
+        return answer
 
     def _send(self, batch: list[_Queued]) -> None:
-        # A task of its own, which no single request's cancellation stops.
-        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
-        self._senders.add(sender)
-        sender.add_done_callback(self._senders.discard)
+        if batch:
+            sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
+        batch = [queued for queued in batch if not queued.reply.done()]  # not the cancelled
+        if not batch:
+            return
         try:
-            replies = await self._pipeline(batch)
-        except (RedisError, OSError) as error:
-            replies = [error] * len(batch)
-        except BaseException as error:  # a bug, or the loop closing: no request waits forever
+            answers = await self._evalsha([queued.evalsha for queued in batch])
+        except asyncio.CancelledError:  # the loop is closing
+            for queued in batch:
+                queued.reply.cancel()
+            raise
+        except Exception as error:  # a bug: each request fails as it would have alone
             for queued in batch:
                 if not queued.reply.done():
                     queued.reply.set_exception(error)
-            if isinstance(error, asyncio.CancelledError):
-                raise
             return
-        for queued, reply in zip(batch, replies, strict=True):
+        for queued, answer in zip(batch, answers, strict=True):
             if queued.reply.done():  # its request was cancelled meanwhile
                 continue
-            if isinstance(reply, Exception):
-                # Each waiting request raises an error of its own.
-                queued.reply.set_exception(BackendUnavailable(f"{type(reply).__name__}: {reply}"))
+            if isinstance(answer, Exception):
+                unavailable = BackendUnavailable(f"{type(answer).__name__}: {answer}")
+                unavailable.__cause__ = answer
+                queued.reply.set_exception(unavailable)
             else:
-                queued.reply.set_result(reply)
+                queued.reply.set_result(answer)
 
-    async def _pipeline(self, batch: list[_Queued]) -> list[Any]:
-        """Each command's reply, or the error Redis answered it with."""
-        replies = await self._evalsha_each(batch)
-        unknown = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    async def _evalsha(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Each command's reply, or the error it met: Redis's answer, or the connection's."""
+        answers = await self._exchange(commands)
+        unknown = [n for n, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
         if unknown:
-            # As Script.__call__ does: a command refused with NOSCRIPT ran nothing, so sending
-            # it again after loading the script counts it once.
-            await self._redis.script_load(self._HIT)
-            again = await self._evalsha_each([batch[n] for n in unknown])
-            for n, reply in zip(unknown, again, strict=True):
-                replies[n] = reply
-        return replies
+            # A Redis that restarted empty, or SCRIPT FLUSH. A command refused with NOSCRIPT ran
+            # nothing, so sending it again after loading the script counts it once.
+            try:
+                await self._redis.script_load(self._HIT)
+            except (RedisError, OSError) as error:
+                return [error if n in unknown else a for n, a in enumerate(answers)]
+            again = await self._exchange([commands[n] for n in unknown])
+            for n, answer in zip(unknown, again, strict=True):
+                answers[n] = answer
+        return answers
 
-    async def _evalsha_each(self, batch: list[_Queued]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for queued in batch:
-                pipe.evalsha(self._hit.sha, len(queued.keys), *queued.keys, *queued.args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
+    async def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Each command's reply, or the error it met, for `commands` sent in one write.
+
+        A connection that breaks is replaced once (a pooled connection Redis closed while
+        restarting, or a master Sentinel replaced), and only the commands not answered yet go
+        again: an answered one ran, and redis-py's pipeline would send it a second time. A
+        timeout is not retried: the next one would take as long.
+        """
+        pool = self._redis.connection_pool
+        answers: list[Any] = []
+        started = time.perf_counter()
+        for attempt in (1, 2):
+            try:
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            except (RedisError, OSError) as error:  # refused, or no master: redis-py retried
+                answers += [error] * (len(commands) - len(answers))
+                break
+            try:
+                await self._round_trip(connection, commands, answers)
+            except RedisConnectionError as error:
+                if attempt == 1:
+                    continue
+                answers += [error] * (len(commands) - len(answers))
+            except (RedisError, OSError) as error:
+                answers += [error] * (len(commands) - len(answers))
+            finally:
+                await pool.release(connection)  # one that failed was closed by redis-py
+            break
+        elapsed = time.perf_counter() - started
+        for answer in answers:
+            if isinstance(answer, Exception):
+                REDIS_ERRORS.labels("EVALSHA", type(answer).__name__).inc()
+            else:
+                REDIS_COMMANDS.labels("EVALSHA").observe(elapsed)
+        return answers
+
+    @staticmethod
+    async def _round_trip(
+        connection: AbstractConnection, commands: list[tuple[Any, ...]], answers: list[Any]
+    ) -> None:
+        """Sends the commands not answered yet, in one write, and adds their replies."""
+        pending = commands[len(answers) :]
+        await connection.send_packed_command(
+            connection.pack_commands(("EVALSHA", *command) for command in pending)
+        )
+        for _ in pending:
+            try:
+                answers.append(await connection.read_response())
+            except ResponseError as error:  # this command's own answer
+                answers.append(error)
 
     async def aclose(self) -> None:
+        await asyncio.gather(*self._senders, return_exceptions=True)  # replies still on the way
         await self._redis.aclose()

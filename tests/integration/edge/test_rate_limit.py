@@ -19,6 +19,7 @@ from libkoiki.auth.tokens import create_access_token
 from libkoiki.ratelimit.limiter import _digest
 from tests.conftest import base_settings
 from tests.integration.edge.conftest import EdgeAppFactory, EdgeClientFactory, client_for
+from tests.support.redis_relay import BatchBreakingRelay
 
 PING = "/api/v1/edge/ping"
 
@@ -164,6 +165,26 @@ async def test_concurrent_requests_after_redis_lost_its_scripts_are_each_counted
         responses = await asyncio.gather(*(client.get(PING) for _ in range(5)))
     assert [r.status_code for r in responses] == [200] * 5
     assert sorted(r.headers["X-RateLimit-Remaining"] for r in responses) == list("45678")
+
+
+async def test_a_connection_broken_in_the_middle_of_a_batch_counts_each_request_once(
+    edge_client: EdgeClientFactory, shared_redis_url: str
+) -> None:
+    """Redis ran the batch's first command and answered it; the others never arrived. On a new
+    connection only those go again: none fails, none is counted twice, and the limiter carries
+    on without treating Redis as down."""
+    async with (
+        BatchBreakingRelay(shared_redis_url).running() as relay,
+        edge_client(
+            redis_url=relay.url, rate_limit_strategy="redis", rate_limit_default="10/minute"
+        ) as client,
+    ):
+        responses = await asyncio.gather(*(client.get(PING) for _ in range(5)))
+        after = await client.get(PING)
+    assert relay.broken == 1
+    assert [r.status_code for r in responses] == [200] * 5
+    assert sorted(r.headers["X-RateLimit-Remaining"] for r in responses) == list("56789")
+    assert after.headers["X-RateLimit-Remaining"] == "4"
 
 
 async def test_the_window_frees_up_after_its_duration(edge_client: EdgeClientFactory) -> None:
