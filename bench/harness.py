@@ -215,8 +215,15 @@ SERVER_ENV = {"PYTHONOPTIMIZE": "2"}
 
 @contextmanager
 def uvicorn(
-    name: str, app: str, env: dict[str, str], log: Path, python: Path, workers: int = 1
+    name: str,
+    app: str,
+    env: dict[str, str],
+    log: Path,
+    python: Path,
+    workers: int = 1,
+    checkout: Path = ROOT,
 ) -> Iterator[Server]:
+    """`app` served from `checkout` (a copy of this repository; bench.compare runs others)."""
     port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -225,7 +232,8 @@ def uvicorn(
                 "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
                 "--ws", "none", "--no-access-log", "--log-level", "warning",
             ],
-            cwd=ROOT, env={**os.environ, **SERVER_ENV, **env}, stdout=log_file, stderr=log_file,
+            cwd=checkout, env={**os.environ, **SERVER_ENV, **env}, stdout=log_file,
+            stderr=log_file,
         )  # fmt: skip
     server = Server(name, port, process, workers)
     try:
@@ -364,15 +372,21 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def measured_wrk(
+    server: Server, kinds: tuple[str, ...] | None, seconds: float, connections: int, seed: Path
+) -> WrkResult:
+    """One wrk run on `server` (`/health` when `kinds` is None), with its CPU per request."""
+    url = server.url + ("/health" if kinds is None else "")
+    started = server.cpu_seconds()
+    result = run_wrk(url, duration=seconds, connections=connections, kinds=kinds, seed=seed)
+    cpu_ms = (server.cpu_seconds() - started) * 1000 / max(1, result.requests)
+    return replace(result, cpu_ms_per_request=cpu_ms)
+
+
 def measure(options: Options, results: Results, k: Server, k2: Server, a: Server, b: Server,
             f: Server, seed_file: Path, emails: Path, logs: Path) -> None:  # fmt: skip
     def wrk(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
-        url = server.url + ("/health" if kinds is None else "")
-        started = server.cpu_seconds()
-        result = run_wrk(url, duration=seconds, connections=options.connections, kinds=kinds,
-                         seed=seed_file)  # fmt: skip
-        cpu_ms = (server.cpu_seconds() - started) * 1000 / max(1, result.requests)
-        return replace(result, cpu_ms_per_request=cpu_ms)
+        return measured_wrk(server, kinds, seconds, options.connections, seed_file)
 
     print(f"warm-up: {options.warmup:g} s per target and request kind", flush=True)
     for server, kinds in ((a, None), (k, None), (k2, None), (b, ("list_bare",)),

@@ -1,0 +1,125 @@
+"""K from several checkouts side by side, against the same bare baseline, in alternating rounds.
+
+    git worktree add ../koiki-before <commit>
+    .venv/bin/python -m bench.compare ../koiki-before . [--kind list] [--rounds 3] [--duration 8]
+
+Each CHECKOUT is a copy of this repository; its K runs from this checkout's runtime install, as
+`make bench` runs K, on one seeded database, each with its own Redis key prefix. Rounds alternate
+the targets, so a machine that drifts moves all of them alike: a change of a few per cent, which
+two runs of `make bench` cannot tell from noise, shows here. Kinds: `list` (scenario 2, against
+B) and `health` (scenario 1, against A). Prints each round, then each target's median req/s and
+server CPU per request, and its ratio to the baseline by each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.harness import (
+    ROOT,
+    Server,
+    create_database,
+    delete_redis_keys,
+    drop_database,
+    koiki_env,
+    measured_wrk,
+    parse_options,
+    runtime_python,
+    uvicorn,
+)
+from bench.load import WrkResult
+from bench.seed import seed
+from libkoiki.config import Settings
+
+WARM_UP_SECONDS = 2.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("checkouts", nargs="+", type=Path, metavar="CHECKOUT")
+    parser.add_argument("--kind", choices=["list", "health"], default="list")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=8.0)
+    args = parser.parse_args()
+    options = parse_options([])  # the servers of `make bench` (BENCH_* variables)
+    options.database_url += "_compare"  # never the data of a `make bench` running meanwhile
+    prefix = f"koiki-compare-{os.getpid()}:"
+    env = koiki_env(options, prefix)
+    python = runtime_python()
+    logs = ROOT / "var" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    create_database(options)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="koiki-compare-") as scratch:
+        stack.callback(drop_database, options)
+        stack.callback(delete_redis_keys, options, prefix)
+        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT,
+                       env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
+        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+        users = asyncio.run(seed(settings, options.users, Path(scratch))).users
+        targets: list[tuple[str, Server, tuple[str, ...] | None]] = []
+        for number, checkout in enumerate(args.checkouts):
+            checkout = checkout.resolve()
+            subprocess.run(
+                [str(python), "-m", "compileall", "-q", "-o", "0", "-o", "2", "main.py",
+                 "libkoiki", "app"],
+                cwd=checkout, check=True,
+            )  # fmt: skip
+            name = f"K{number} ({checkout.name})"
+            server_env = {**env, "REDIS_KEY_PREFIX": f"{prefix}{number}:"}
+            log = logs / f"compare-k{number}.log"
+            server = stack.enter_context(
+                uvicorn(name, "main:app", server_env, log, python, checkout=checkout)
+            )
+            targets.append((name, server, ("list",) if args.kind == "list" else None))
+        if args.kind == "list":
+            dsn = options.database_url.replace("postgresql+asyncpg://", "postgresql://")
+            baseline_env = {"BENCH_ASYNCPG_DSN": dsn}
+            baseline = uvicorn(
+                "B", "bench.baselines:todos_app", baseline_env, logs / "compare-b.log", python
+            )
+            targets.append(("B", stack.enter_context(baseline), ("list_bare",)))
+        else:
+            log = logs / "compare-a.log"
+            baseline = uvicorn("A", "bench.baselines:health_app", {}, log, python)
+            targets.append(("A", stack.enter_context(baseline), None))
+
+        def run(server: Server, kinds: tuple[str, ...] | None, seconds: float) -> WrkResult:
+            result = measured_wrk(server, kinds, seconds, options.connections, users)
+            if result.failures:
+                raise SystemExit(f"{server.name}: {result.failures} failed requests")
+            return result
+
+        for _name, server, kinds in targets:
+            run(server, kinds, WARM_UP_SECONDS)
+        rounds: dict[str, list[WrkResult]] = {name: [] for name, _, _ in targets}
+        for number in range(1, args.rounds + 1):
+            for name, server, kinds in targets:
+                result = run(server, kinds, args.duration)
+                rounds[name].append(result)
+                print(f"round {number} {name}: {result.requests_per_second:,.0f} req/s, "
+                      f"{result.cpu_ms_per_request:.3f} ms CPU/req", flush=True)  # fmt: skip
+    base_name = targets[-1][0]
+    base_rate, base_cpu = _medians(rounds[base_name])
+    for name, results in rounds.items():
+        rate, cpu = _medians(results)
+        print(f"{name}: {rate:,.0f} req/s ({rate / base_rate:.3f} x {base_name}), "
+              f"{cpu:.3f} ms CPU/req ({base_cpu / cpu:.3f} x {base_name} by CPU)")  # fmt: skip
+
+
+def _medians(results: list[WrkResult]) -> tuple[float, float]:
+    return (
+        statistics.median(result.requests_per_second for result in results),
+        statistics.median(result.cpu_ms_per_request or 0.0 for result in results),
+    )
+
+
+if __name__ == "__main__":
+    main()
