@@ -7,8 +7,9 @@ Each CHECKOUT is a copy of this repository; its K runs from this checkout's runt
 `make bench` runs K, on one seeded database, each with its own Redis key prefix. Rounds alternate
 the targets, so a machine that drifts moves all of them alike: a change of a few per cent, which
 two runs of `make bench` cannot tell from noise, shows here. Kinds: `list` (scenario 2, against
-B) and `health` (scenario 1, against A). Prints each round, then each target's median req/s and
-server CPU per request, and its ratio to the baseline by each.
+B) and `health` (scenario 1, against A) print each round, then each target's median req/s and
+server CPU per request, and its ratio to the baseline by each; `flood` (scenario 4) prints each
+K's /health p99 during a login flood against its p99 just before, and the median ratio.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from bench.harness import (
     delete_redis_keys,
     drop_database,
     koiki_env,
+    login_flood,
     measured_wrk,
     parse_options,
     runtime_python,
@@ -45,7 +48,7 @@ WARM_UP_SECONDS = 2.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("checkouts", nargs="+", type=Path, metavar="CHECKOUT")
-    parser.add_argument("--kind", choices=["list", "health"], default="list")
+    parser.add_argument("--kind", choices=["list", "health", "flood"], default="list")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0)
     args = parser.parse_args()
@@ -63,7 +66,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT,
                        env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
         settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
-        users = asyncio.run(seed(settings, options.users, Path(scratch))).users
+        seeded = asyncio.run(seed(settings, options.users, Path(scratch)))
+        users = seeded.users
         targets: list[tuple[str, Server, tuple[str, ...] | None]] = []
         for number, checkout in enumerate(args.checkouts):
             checkout = checkout.resolve()
@@ -86,7 +90,7 @@ def main() -> None:
                 "B", "bench.baselines:todos_app", baseline_env, logs / "compare-b.log", python
             )
             targets.append(("B", stack.enter_context(baseline), ("list_bare",)))
-        else:
+        elif args.kind == "health":
             log = logs / "compare-a.log"
             baseline = uvicorn("A", "bench.baselines:health_app", {}, log, python)
             targets.append(("A", stack.enter_context(baseline), None))
@@ -99,6 +103,9 @@ def main() -> None:
 
         for _name, server, kinds in targets:
             run(server, kinds, WARM_UP_SECONDS)
+        if args.kind == "flood":
+            _compare_floods(targets, args.rounds, args.duration, run, seeded.emails, logs)
+            return
         rounds: dict[str, list[WrkResult]] = {name: [] for name, _, _ in targets}
         for number in range(1, args.rounds + 1):
             for name, server, kinds in targets:
@@ -112,6 +119,29 @@ def main() -> None:
         rate, cpu = _medians(results)
         print(f"{name}: {rate:,.0f} req/s ({rate / base_rate:.3f} x {base_name}), "
               f"{cpu:.3f} ms CPU/req ({base_cpu / cpu:.3f} x {base_name} by CPU)")  # fmt: skip
+
+
+def _compare_floods(
+    targets: list[tuple[str, Server, tuple[str, ...] | None]],
+    rounds: int,
+    duration: float,
+    run: Callable[[Server, tuple[str, ...] | None, float], WrkResult],
+    emails: Path,
+    logs: Path,
+) -> None:
+    """Scenario 4 for each K: /health's p99 during a login flood, against its p99 just before."""
+    ratios: dict[str, list[float]] = {name: [] for name, _, _ in targets}
+    for number in range(1, rounds + 1):
+        for name, server, _kinds in targets:
+            quiet = run(server, None, duration)
+            with login_flood(server, emails, logs / "compare-flood.log") as outcome:
+                flooded = run(server, None, duration)
+            ratios[name].append(flooded.p99_ms / quiet.p99_ms)
+            print(f"round {number} {name}: /health p99 {quiet.p99_ms:.2f} ms, "
+                  f"{flooded.p99_ms:.2f} ms in the flood ({ratios[name][-1]:.2f} x), "
+                  f"logins answered {outcome[0]}", flush=True)  # fmt: skip
+    for name, values in ratios.items():
+        print(f"{name}: /health p99 in the flood {statistics.median(values):.2f} x without")
 
 
 def _medians(results: list[WrkResult]) -> tuple[float, float]:
