@@ -84,6 +84,12 @@ class _Queued:
     reply: asyncio.Future[Any]
 
 
+def _unavailable(error: Exception) -> BackendUnavailable:
+    unavailable = BackendUnavailable(f"{type(error).__name__}: {error}")
+    unavailable.__cause__ = error
+    return unavailable
+
+
 def _hit_script() -> str:
     """The library's acquire and window scripts as one, then the stamps: KEYS[1] is the counter,
     any further keys are stamps; ARGV is the acquire script's four arguments, the window script's
@@ -190,37 +196,40 @@ class RedisBackend:
             return await reply
         (answer,) = await self._evalsha([evalsha])
         if isinstance(answer, Exception):
-            raise BackendUnavailable(f"{type(answer).__name__}: {answer}") from answer
+            raise _unavailable(answer)
         return answer
 
     def _send(self, batch: list[_Queued]) -> None:
-        if batch:
-            sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+        if not batch:
+            return
+        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+
+        def unanswered(sender: asyncio.Task[None]) -> None:
+            # A bug, or the loop closing (maybe before the sender started): no request waits
+            # forever, and a bug reaches each of them as it would have alone.
+            error = None if sender.cancelled() else sender.exception()
+            for queued in batch:
+                if queued.reply.done():
+                    continue
+                if error is None:
+                    queued.reply.cancel()
+                else:
+                    queued.reply.set_exception(error)
+
+        sender.add_done_callback(unanswered)
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
         batch = [queued for queued in batch if not queued.reply.done()]  # not the cancelled
         if not batch:
             return
-        try:
-            answers = await self._evalsha([queued.evalsha for queued in batch])
-        except asyncio.CancelledError:  # the loop is closing
-            for queued in batch:
-                queued.reply.cancel()
-            raise
-        except Exception as error:  # a bug: each request fails as it would have alone
-            for queued in batch:
-                if not queued.reply.done():
-                    queued.reply.set_exception(error)
-            return
+        answers = await self._evalsha([queued.evalsha for queued in batch])
         for queued, answer in zip(batch, answers, strict=True):
             if queued.reply.done():  # its request was cancelled meanwhile
                 continue
             if isinstance(answer, Exception):
-                unavailable = BackendUnavailable(f"{type(answer).__name__}: {answer}")
-                unavailable.__cause__ = answer
-                queued.reply.set_exception(unavailable)
+                queued.reply.set_exception(_unavailable(answer))
             else:
                 queued.reply.set_result(answer)
 
@@ -243,15 +252,20 @@ class RedisBackend:
     async def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Each command's reply, or the error it met, for `commands` sent in one write.
 
-        A connection that breaks is replaced once (a pooled connection Redis closed while
-        restarting, or a master Sentinel replaced), and only the commands not answered yet go
-        again: an answered one ran, and redis-py's pipeline would send it a second time. A
-        timeout is not retried: the next one would take as long.
+        A connection that breaks is replaced as often as the client's retry policy says (the
+        limiter's: once, for a pooled connection Redis closed while restarting, or a master
+        Sentinel replaced), and only the commands not answered yet go again, as one command
+        went again before batches: an answered command ran once, where redis-py's pipeline
+        would send it a second time; an unanswered one may have run before the break, and is
+        then counted twice (at least once, never lost). A timeout is not retried: the next one
+        would take as long.
         """
         pool = self._redis.connection_pool
+        retry = self._redis.get_retry()
+        attempts = 1 + (retry.get_retries() if retry is not None else 0)
         answers: list[Any] = []
         started = time.perf_counter()
-        for attempt in (1, 2):
+        for attempt in range(1, attempts + 1):
             try:
                 connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             except (RedisError, OSError) as error:  # refused, or no master: redis-py retried
@@ -260,7 +274,7 @@ class RedisBackend:
             try:
                 await self._round_trip(connection, commands, answers)
             except RedisConnectionError as error:
-                if attempt == 1:
+                if attempt < attempts:
                     continue
                 answers += [error] * (len(commands) - len(answers))
             except (RedisError, OSError) as error:

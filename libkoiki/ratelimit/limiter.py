@@ -92,7 +92,8 @@ class RateLimiter:
             # A limiter that waits on a sick Redis delays every API request: short timeouts, and
             # one immediate retry on a broken connection only (a pooled connection Redis closed
             # while restarting, or a master Sentinel replaced: the retry reconnects to the new
-            # one); a timeout is not retried, the next one would take as long.
+            # one); a timeout is not retried, the next one would take as long. The backend's
+            # batches follow the same count (RedisBackend._exchange).
             redis = connect(
                 settings.redis_url,
                 timeout_seconds=settings.rate_limit_backend_timeout_seconds,
