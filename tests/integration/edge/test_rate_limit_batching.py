@@ -14,6 +14,8 @@ from libkoiki.ratelimit.backends import RedisBackend, Window
 from tests.conftest import base_settings
 
 LIMIT = parse("10/minute")
+# A request nobody answers would wait forever: fail instead (no timing is asserted).
+STRANDED_SECONDS = 10
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ async def test_a_request_cancelled_while_leading_its_batch_is_not_counted(
     leader, *others = counted(backend)
     await asyncio.sleep(0)  # all four have reached the limiter; the leader waits for the turn
     leader.cancel()
-    answers = await asyncio.gather(*others)
+    answers = await asyncio.wait_for(asyncio.gather(*others), STRANDED_SECONDS)
     with pytest.raises(asyncio.CancelledError):
         await leader
     assert sorted(window.remaining for window, _stamp in answers) == [7, 8, 9]
@@ -48,7 +50,9 @@ async def test_a_request_cancelled_while_waiting_in_a_batch_is_not_counted(
     tasks = counted(backend)
     await asyncio.sleep(0)
     tasks[2].cancel()
-    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*tasks, return_exceptions=True), STRANDED_SECONDS
+    )
     assert isinstance(answers[2], asyncio.CancelledError)
     windows = [answer[0] for answer in answers if isinstance(answer, tuple)]
     assert sorted(window.remaining for window in windows) == [7, 8, 9]
