@@ -15,11 +15,8 @@ K's /health p99 during a login flood against its p99 just before, and the median
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -28,19 +25,16 @@ from pathlib import Path
 from bench.harness import (
     ROOT,
     Server,
-    create_database,
-    delete_redis_keys,
-    drop_database,
+    compile_bytecode,
     koiki_env,
     login_flood,
     measured_wrk,
     parse_options,
     runtime_python,
+    seeded_database,
     uvicorn,
 )
 from bench.load import WrkResult
-from bench.seed import seed
-from libkoiki.config import Settings
 
 WARM_UP_SECONDS = 2.0
 
@@ -59,23 +53,13 @@ def main() -> None:
     python = runtime_python()
     logs = ROOT / "var" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-    create_database(options)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="koiki-compare-") as scratch:
-        stack.callback(drop_database, options)
-        stack.callback(delete_redis_keys, options, prefix)
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT,
-                       env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
-        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
-        seeded = asyncio.run(seed(settings, options.users, Path(scratch)))
+        seeded = seeded_database(stack, options, env, prefix, Path(scratch))
         users = seeded.users
         targets: list[tuple[str, Server, tuple[str, ...] | None]] = []
         for number, checkout in enumerate(args.checkouts):
             checkout = checkout.resolve()
-            subprocess.run(
-                [str(python), "-m", "compileall", "-q", "-o", "0", "-o", "2", "main.py",
-                 "libkoiki", "app"],
-                cwd=checkout, check=True,
-            )  # fmt: skip
+            compile_bytecode(python, checkout)
             name = f"K{number} ({checkout.name})"
             server_env = {**env, "REDIS_KEY_PREFIX": f"{prefix}{number}:"}
             log = logs / f"compare-k{number}.log"

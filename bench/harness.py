@@ -49,7 +49,7 @@ from redis import Redis
 
 from bench import report
 from bench.load import MIXED, PACED_FLOOD_RATE, WrkResult, run_wrk
-from bench.seed import PASSWORD, seed
+from bench.seed import PASSWORD, SeedFiles, seed
 from libkoiki.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,6 +303,31 @@ def drop_database(options: Options) -> None:
     asyncio.run(_admin(options, f'DROP DATABASE IF EXISTS "{options.database}" WITH (FORCE)'))
 
 
+def seeded_database(
+    stack: ExitStack, options: Options, env: dict[str, str], prefix: str, work: Path
+) -> SeedFiles:
+    """The bench's database created, migrated and seeded (files in `work`); it is dropped, and
+    the Redis keys under `prefix` deleted, when `stack` closes."""
+    create_database(options)
+    stack.callback(drop_database, options)
+    stack.callback(delete_redis_keys, options, prefix)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
+    )  # fmt: skip
+    settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    return asyncio.run(seed(settings, options.users, work))
+
+
+def compile_bytecode(python: Path, checkout: Path = ROOT) -> None:
+    """The app's bytecode, as the image holds it: no server compiles it at start."""
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", "-o", "0", "-o", "2", "main.py", "libkoiki",
+         "app", "bench"],
+        cwd=checkout, check=True,
+    )  # fmt: skip
+
+
 def delete_redis_keys(options: Options, prefix: str) -> None:
     client = Redis.from_url(options.redis_url)
     try:
@@ -461,23 +486,11 @@ def main() -> None:
         print(
             f"database {options.database}: create, migrate, seed {options.users} users", flush=True
         )
-        create_database(options)
-        stack.callback(drop_database, options)
-        stack.callback(delete_redis_keys, options, prefix)
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
-        )  # fmt: skip
+        files = seeded_database(stack, options, env, prefix, work)
         settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
-        files = asyncio.run(seed(settings, options.users, work))
         logs = ROOT / "var" / "bench"
         logs.mkdir(parents=True, exist_ok=True)
-        # The app's bytecode, as the image holds it: no server compiles it at start.
-        subprocess.run(
-            [str(python), "-m", "compileall", "-q", "-o", "0", "-o", "2", "main.py", "libkoiki",
-             "app", "bench"],
-            cwd=ROOT, check=True,
-        )  # fmt: skip
+        compile_bytecode(python)
         dsn = options.database_url.replace("postgresql+asyncpg://", "postgresql://")
         k = stack.enter_context(uvicorn("K", "main:app", env, logs / "koiki-access.log", python))
         # As a deployment with several workers runs: metrics summed over them (metrics.py).
