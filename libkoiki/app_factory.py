@@ -45,6 +45,7 @@ from libkoiki.ratelimit import RateLimiter, RateLimitMiddleware
 from libkoiki.ratelimit.backends import RedisBackend
 from libkoiki.ratelimit.middleware import API_PREFIX
 from libkoiki.redis_client import connect, describe_redis_url, on_master_change
+from libkoiki.routing import register_router
 from libkoiki.startup import (
     check_database,
     quiet_startup_refusal,
@@ -250,10 +251,12 @@ def create_app(
     quiet_startup_refusal(app)
     install_error_handlers(app)
     _install_middleware(app, settings)
-    app.include_router(health_router)
+    # FastAPI's telemetry spans the steps of its own route handler: with it on, routes keep it.
+    direct = not settings.otel_enabled
+    register_router(app, health_router, direct=direct)
     install_liveness_probe(app)
     for router in routers:
-        app.include_router(router)
+        register_router(app, router, direct=direct)
     if settings.database_read_url:
         install_read_replicas(app)
     install_openapi(app, api_prefix=API_PREFIX, rate_limited=settings.rate_limit_enabled)

@@ -1,0 +1,223 @@
+"""`register_router` and `KoikiRoute`: the same routes, answers and OpenAPI document as FastAPI's
+`include_router` and route handler, with less of FastAPI's work per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from app.main import ROUTERS
+from libkoiki.health import router as health_router
+from libkoiki.routing import KoikiRoute, direct_plan, register_router
+
+
+class Item(BaseModel):
+    name: str
+    note: str | None = None
+    secret: str = "hidden"
+
+
+calls: list[str] = []
+
+
+async def caller(request: Request) -> str:
+    calls.append("caller")
+    name = request.headers.get("x-user")
+    if name is None:
+        raise HTTPException(401, "Who are you?")
+    return name
+
+
+User = Annotated[str, Depends(caller)]
+
+
+async def audited() -> None:
+    calls.append("audited")
+
+
+async def refuse() -> None:
+    raise HTTPException(403, "Refused here")
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/things", tags=["things"], dependencies=[Depends(audited)])
+
+    @router.get(
+        "", response_model_exclude={"__all__": {"secret"}}, response_model_exclude_none=True
+    )
+    async def list_things(user: User, again: User) -> list[Item]:
+        return [Item(name=user), Item(name=again, note="twice")]
+
+    @router.post("", status_code=status.HTTP_201_CREATED)
+    async def create(user: User) -> Item:
+        return Item(name=user)
+
+    @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete(user: User) -> None:
+        return None
+
+    @router.get("/raw")
+    async def raw(request: Request, user: User) -> Response:
+        return Response(f"{request.url.path} for {user}", media_type="text/plain")
+
+    @router.get("/plain")
+    async def plain(user: User) -> dict[str, Any]:
+        return {"user": user, "float": 1.5}
+
+    @router.get("/invalid")
+    async def invalid(user: User) -> Item:
+        return {"note": "no name"}  # type: ignore[return-value]
+
+    @router.get("/{name}")
+    async def by_name(name: str, user: User) -> Item:  # a path parameter: FastAPI's solver
+        return Item(name=name, note=user)
+
+    return router
+
+
+@asynccontextmanager
+async def served(direct: bool) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    register_router(app, make_router(), direct=direct)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+REQUESTS = [
+    ("GET", "/things", {"x-user": "ann"}),
+    ("GET", "/things", {}),
+    ("POST", "/things", {"x-user": "ann"}),
+    ("DELETE", "/things", {"x-user": "ann"}),
+    ("GET", "/things/raw", {"x-user": "ann"}),
+    ("GET", "/things/plain", {"x-user": "ann"}),
+    ("GET", "/things/invalid", {"x-user": "ann"}),
+    ("GET", "/things/bob", {"x-user": "ann"}),
+    ("PUT", "/things", {"x-user": "ann"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), REQUESTS)
+async def test_direct_routes_answer_as_fastapi_does(
+    method: str, path: str, headers: dict[str, str]
+) -> None:
+    answers = []
+    for direct in (True, False):
+        calls.clear()
+        async with served(direct) as client:
+            response = await client.request(method, path, headers=headers)
+        answers.append((response.status_code, response.content, dict(response.headers), calls[:]))
+    assert answers[0] == answers[1]
+
+
+async def test_a_dependency_runs_once_a_request_after_the_route_level_ones() -> None:
+    calls.clear()
+    async with served(direct=True) as client:
+        response = await client.get("/things", headers={"x-user": "ann"})
+    assert response.json() == [{"name": "ann"}, {"name": "ann", "note": "twice"}]
+    assert calls == ["audited", "caller"]
+
+
+def test_only_routes_of_awaited_request_only_dependencies_are_answered_directly() -> None:
+    app = FastAPI()
+    register_router(app, make_router())
+    direct = {
+        (route.path, *route.methods)
+        for route in app.routes
+        if isinstance(route, KoikiRoute) and direct_plan(route.dependant) is not None
+    }
+    assert ("/things/{name}", "GET") not in direct
+    assert ("/things", "GET") in direct
+
+
+async def test_overrides_are_honoured_whatever_their_parameters() -> None:
+    app = FastAPI()
+    register_router(app, make_router())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def as_carol(request: Request) -> str:
+            return "carol"
+
+        app.dependency_overrides[caller] = as_carol
+        assert (await client.get("/things")).json()[0]["name"] == "carol"
+
+        def from_query(user: str) -> str:  # a query parameter and a thread: FastAPI's solver
+            return user
+
+        app.dependency_overrides[caller] = from_query
+        assert (await client.get("/things?user=dave")).json()[0]["name"] == "dave"
+        assert (await client.get("/things")).status_code == 422
+
+        app.dependency_overrides.clear()
+        assert (await client.get("/things", headers={"x-user": "ann"})).status_code == 200
+
+
+async def test_an_inclusion_keeps_its_own_dependencies() -> None:
+    inner = APIRouter(route_class=KoikiRoute)
+
+    @inner.get("/open")
+    async def open_route(user: User) -> dict[str, str]:
+        return {"user": user}
+
+    app = FastAPI()
+    app.include_router(inner, prefix="/guarded", dependencies=[Depends(refuse)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/guarded/open", headers={"x-user": "ann"})
+    assert response.status_code == 403
+
+
+def test_the_openapi_document_is_the_one_include_router_gives() -> None:
+    registered, included = FastAPI(), FastAPI()
+    for router in (health_router, *ROUTERS, make_router()):
+        register_router(registered, router)
+        included.include_router(router)
+
+    def document(app: FastAPI) -> dict[str, Any]:
+        return get_openapi(title="t", version="1", routes=app.routes)
+
+    assert document(registered) == document(included)
+
+
+@asynccontextmanager
+async def warm_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+async def warm_up() -> None: ...
+
+
+class TimedRoute(APIRoute):
+    """A route class of an application's own, as FastAPI's documentation shows them."""
+
+
+@pytest.mark.parametrize(
+    "router",
+    [
+        APIRouter(on_startup=[warm_up]),
+        APIRouter(lifespan=warm_lifespan),
+        APIRouter(route_class=TimedRoute),
+    ],
+    ids=["start-up hook", "lifespan", "route class"],
+)
+def test_a_router_bringing_more_than_routes_keeps_it(router: APIRouter) -> None:
+    @router.get("/warm")
+    async def warm() -> dict[str, bool]:
+        return {"warm": True}
+
+    app = FastAPI()
+    register_router(app, router)
+    assert not any(isinstance(route, KoikiRoute) for route in app.routes)
+    if router.on_startup:
+        assert warm_up in app.router.on_startup
+    if router.route_class is TimedRoute:
+        assert any(isinstance(route, TimedRoute) for route in app.routes)
