@@ -6,10 +6,13 @@ parameter. A bearer list request spent 6 % of its instructions on the first and 
 second (`bench.instructions list`). Two changes keep FastAPI's way of declaring routes, its
 dependency overrides and its OpenAPI document, and take that cost off the request path:
 
-- `register_router` adds a router's routes to the app itself, as FastAPI's `include_router`
-  did before 0.165: Starlette then matches them once each, in order. KOIKI's routers carry
-  everything at declaration (prefix, tags, dependencies, responses), so nothing is lost; a
-  router that also brings start-up hooks, a lifespan or other kinds of route is included.
+- `register_router` puts a copy of each of a router's plain routes on the app itself, ahead of
+  the router FastAPI includes as usual: Starlette matches a copy once, in order, where FastAPI
+  0.165 would walk the included routers. The inclusion behind the copies keeps all the rest as
+  FastAPI has it: the OpenAPI document (the copies stay out of it), lifespans and start-up
+  hooks, `frontend()` routes, streaming routes, route classes of the router's own, and routes
+  added to the router later. A router with form limits is only included: FastAPI applies them
+  as a request enters it.
 - `KoikiRoute` answers a request itself when each of the endpoint's parameters (and each
   route-level dependency) is an `async` dependency that takes the request alone, or nothing:
   the caller, the reader, a query model. It awaits them in order, each once, calls the endpoint
@@ -22,54 +25,60 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from fastapi import APIRouter, FastAPI
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
+from fastapi.exceptions import EndpointContext
 from fastapi.routing import APIRoute, serialize_response
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.requests import Request
 from starlette.responses import Response
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-# (name the endpoint takes it by, or None for a route-level dependency; the callable; whether it
-# takes the request)
-Step = tuple[str | None, Callable[..., Any], bool]
+
+
+class Step(NamedTuple):
+    """One dependency of a route, as the direct handler runs it."""
+
+    declared: Callable[..., Any]  # as the route declares it: FastAPI caches its value under it
+    call: Callable[..., Any]  # what runs: `declared`, or what an override put in its place
+    name: str | None  # the endpoint's parameter it fills; None for a route-level dependency
+    request: str | None  # the parameter the request goes in, if it takes one
+
 
 # What a route was declared with, by the names `add_api_route` takes: an APIRoute keeps each.
 ROUTE_OPTIONS = tuple(
     name
     for name in inspect.signature(APIRouter.add_api_route).parameters
-    if name not in ("self", "path", "endpoint", "route_class_override")
+    if name not in ("self", "path", "endpoint", "route_class_override", "include_in_schema")
 )
-_DEFAULT_LIFESPAN = type(APIRouter().lifespan_context)
 
 
 def register_router(app: FastAPI, router: APIRouter, *, direct: bool = True) -> None:
-    """Serve `router`'s routes from the app's own route list (see the module's docstring).
+    """Include `router` in `app`, its plain routes copied ahead of it (the module's docstring).
 
-    `direct=False` keeps FastAPI's handler on every route: FastAPI's telemetry spans the steps
-    of that handler, which `KoikiRoute` does not take.
+    `direct=False` keeps FastAPI's handler on the copies: FastAPI's telemetry spans the steps of
+    that handler, which `KoikiRoute` does not take.
     """
-    routes = [route for route in router.routes if isinstance(route, APIRoute)]
-    if (
-        router.on_startup
-        or router.on_shutdown
-        or type(router.lifespan_context) is not _DEFAULT_LIFESPAN
-        or len(routes) != len(router.routes)
-    ):
-        app.include_router(router)
-        return
-    for route in routes:
-        app.router.add_api_route(
-            route.path,
-            route.endpoint,
-            # A route class of the router's own keeps its own handler.
-            route_class_override=KoikiRoute if direct and type(route) is APIRoute else type(route),
-            **{name: getattr(route, name) for name in ROUTE_OPTIONS},
-        )
+    if not router.form_limits:
+        for route in router.routes:
+            if type(route) is APIRoute and not _streams(route.endpoint):
+                app.router.add_api_route(
+                    route.path,
+                    route.endpoint,
+                    route_class_override=KoikiRoute if direct else APIRoute,
+                    include_in_schema=False,
+                    **{name: getattr(route, name) for name in ROUTE_OPTIONS},
+                )
+    app.include_router(router)
+
+
+def _streams(endpoint: Callable[..., Any]) -> bool:
+    function = inspect.unwrap(endpoint)
+    return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
 
 
 def _awaited(call: Any) -> bool:
@@ -111,14 +120,28 @@ def _takes_request_at_most(dependant: Dependant) -> bool:
 
 def direct_plan(dependant: Dependant) -> list[Step] | None:
     """The steps that answer for `dependant`'s endpoint, or None where FastAPI's solver must."""
-    if not (_awaited(dependant.call) and _parameters_are_dependencies(dependant)):
+    if not (
+        _awaited(dependant.call)
+        and _parameters_are_dependencies(dependant)
+        and all(_takes_request_at_most(sub) for sub in dependant.dependencies)
+    ):
         return None
-    steps: list[Step] = []
-    for sub in dependant.dependencies:
-        if not _takes_request_at_most(sub):
-            return None
-        steps.append((sub.name, sub.call, sub.request_param_name is not None))  # type: ignore[arg-type]
-    return steps
+    return [
+        Step(sub.call, sub.call, sub.name, sub.request_param_name)  # type: ignore[arg-type]
+        for sub in dependant.dependencies
+    ]
+
+
+def _endpoint_context(route: APIRoute) -> EndpointContext:
+    """Where the endpoint is, for the message of an answer that fails its response model."""
+    methods = ", ".join(sorted(route.methods or ()))
+    context = EndpointContext(function=route.endpoint.__name__, path=f"{methods} {route.path}")
+    try:
+        context["file"] = inspect.getsourcefile(route.endpoint) or ""
+        context["line"] = inspect.getsourcelines(route.endpoint)[1]
+    except (OSError, TypeError):
+        pass
+    return context
 
 
 class KoikiRoute(APIRoute):
@@ -150,45 +173,50 @@ class KoikiRoute(APIRoute):
         field = self.response_field
         status_code = self.status_code or 200
         provider = self.dependency_overrides_provider
-        calls = {call for _name, call, _request in plan}
-        override_steps: dict[Callable[..., Any], Step | None] = {}
+        declared = {step.declared for step in plan}
+        context = _endpoint_context(self)
+        # By declared dependency: the override last seen in its place, and the parameter it takes
+        # the request by (False when FastAPI's solver must run it). Overrides are compared by
+        # identity: they need not hash.
+        seen: dict[Callable[..., Any], tuple[Any, str | Literal[False] | None]] = {}
 
         def overridden(overrides: Mapping[Any, Any]) -> list[Step] | None:
             steps = []
-            for name, call, takes in plan:
-                if call in overrides:
-                    replacement = overrides[call]
-                    if replacement not in override_steps:
-                        sub = get_dependant(path=self.path_format, call=replacement, name=name)
-                        override_steps[replacement] = (
-                            (name, replacement, sub.request_param_name is not None)
-                            if _takes_request_at_most(sub)
-                            else None
+            for step in plan:
+                replacement = overrides.get(step.declared, step.call)
+                if replacement is not step.call:
+                    known = seen.get(step.declared)
+                    if known is None or known[0] is not replacement:
+                        sub = get_dependant(path=self.path_format, call=replacement)
+                        runs = _takes_request_at_most(sub)
+                        known = seen[step.declared] = (
+                            replacement,
+                            sub.request_param_name if runs else False,
                         )
-                    step = override_steps[replacement]
-                    if step is None:
+                    if known[1] is False:
                         return None
-                    steps.append((name, step[1], step[2]))
-                else:
-                    steps.append((name, call, takes))
+                    step = step._replace(call=replacement, request=known[1])
+                steps.append(step)
             return steps
 
         async def handler(request: Request) -> Response:
             steps: list[Step] | None = plan
             overrides = getattr(provider, "dependency_overrides", None)
-            if overrides and not calls.isdisjoint(overrides):
+            if overrides and not declared.isdisjoint(overrides):
                 steps = overridden(overrides)
                 if steps is None:
                     return await fastapi_handler(request)
             values: dict[str, Any] = {}
             solved: dict[Callable[..., Any], Any] = {}
-            for name, call, takes in steps:  # type: ignore[union-attr]
-                if call in solved:
-                    value = solved[call]
+            for step in steps:  # type: ignore[union-attr]
+                if step.declared in solved:
+                    value = solved[step.declared]
+                elif step.request:
+                    value = solved[step.declared] = await step.call(**{step.request: request})
                 else:
-                    value = solved[call] = await (call(request) if takes else call())
-                if name is not None:
-                    values[name] = value
+                    value = solved[step.declared] = await step.call()
+                if step.name is not None:
+                    values[step.name] = value
             if takes_request:
                 values[takes_request] = request
             raw = await endpoint(**values)
@@ -203,6 +231,7 @@ class KoikiRoute(APIRoute):
                 exclude_unset=self.response_model_exclude_unset,
                 exclude_defaults=self.response_model_exclude_defaults,
                 exclude_none=self.response_model_exclude_none,
+                endpoint_ctx=context,
                 dump_json=field is not None,
             )
             if field is not None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
+import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -37,6 +41,10 @@ async def caller(request: Request) -> str:
 
 
 User = Annotated[str, Depends(caller)]
+
+
+async def label(*, request: Request) -> str:  # the request by keyword only
+    return request.headers.get("x-label", "none")
 
 
 async def audited() -> None:
@@ -72,6 +80,14 @@ def make_router() -> APIRouter:
     async def plain(user: User) -> dict[str, Any]:
         return {"user": user, "float": 1.5}
 
+    @router.get("/untyped")
+    async def untyped(user: User, tag: Annotated[str, Depends(label)]):  # type: ignore[no-untyped-def]
+        return {"user": user, "label": tag}
+
+    @router.get("/stream")
+    async def stream(user: User) -> AsyncIterator[Item]:
+        yield {"name": user, "secret": "a model drops what it does not declare"}  # type: ignore[misc]
+
     @router.get("/invalid")
     async def invalid(user: User) -> Item:
         return {"note": "no name"}  # type: ignore[return-value]
@@ -98,6 +114,8 @@ REQUESTS = [
     ("POST", "/things", {"x-user": "ann"}),
     ("DELETE", "/things", {"x-user": "ann"}),
     ("GET", "/things/raw", {"x-user": "ann"}),
+    ("GET", "/things/untyped", {"x-user": "ann", "x-label": "blue"}),
+    ("GET", "/things/stream", {"x-user": "ann"}),
     ("GET", "/things/plain", {"x-user": "ann"}),
     ("GET", "/things/invalid", {"x-user": "ann"}),
     ("GET", "/things/bob", {"x-user": "ann"}),
@@ -116,6 +134,23 @@ async def test_direct_routes_answer_as_fastapi_does(
             response = await client.request(method, path, headers=headers)
         answers.append((response.status_code, response.content, dict(response.headers), calls[:]))
     assert answers[0] == answers[1]
+
+
+async def test_routes_of_request_only_dependencies_skip_fastapis_solver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(**arguments: Any) -> Any:
+        solved.append(arguments["request"].url.path)
+        return await solve(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    async with served(direct=True) as client:
+        for path in ("/things", "/things/plain", "/things/untyped", "/things/bob"):
+            assert (await client.get(path, headers={"x-user": "ann"})).status_code == 200
+    assert solved == ["/things/bob"]
 
 
 async def test_a_dependency_runs_once_a_request_after_the_route_level_ones() -> None:
@@ -138,6 +173,14 @@ def test_only_routes_of_awaited_request_only_dependencies_are_answered_directly(
     assert ("/things", "GET") in direct
 
 
+@dataclass
+class Fixed:  # compares by value, so it cannot be hashed: an override need not be
+    name: str
+
+    async def __call__(self, request: Request) -> str:
+        return self.name
+
+
 async def test_overrides_are_honoured_whatever_their_parameters() -> None:
     app = FastAPI()
     register_router(app, make_router())
@@ -150,6 +193,9 @@ async def test_overrides_are_honoured_whatever_their_parameters() -> None:
         app.dependency_overrides[caller] = as_carol
         assert (await client.get("/things")).json()[0]["name"] == "carol"
 
+        app.dependency_overrides[caller] = Fixed("erin")
+        assert (await client.get("/things")).json()[0]["name"] == "erin"
+
         def from_query(user: str) -> str:  # a query parameter and a thread: FastAPI's solver
             return user
 
@@ -159,6 +205,44 @@ async def test_overrides_are_honoured_whatever_their_parameters() -> None:
 
         app.dependency_overrides.clear()
         assert (await client.get("/things", headers={"x-user": "ann"})).status_code == 200
+
+
+async def first() -> int:
+    return 1
+
+
+async def second() -> int:
+    return 2
+
+
+runs: list[int] = []
+
+
+async def counted() -> int:
+    runs.append(1)
+    return len(runs)
+
+
+async def test_one_override_of_two_dependencies_runs_for_each_as_in_fastapi() -> None:
+    answers = []
+    for direct in (True, False):
+        runs.clear()
+
+        router = APIRouter()
+
+        @router.get("/pair")
+        async def pair(
+            a: Annotated[int, Depends(first)], b: Annotated[int, Depends(second)]
+        ) -> dict[str, int]:
+            return {"a": a, "b": b}
+
+        app = FastAPI()
+        register_router(app, router, direct=direct)
+        app.dependency_overrides.update({first: counted, second: counted})
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers.append((await client.get("/pair")).json())
+    assert answers == [{"a": 1, "b": 2}] * 2
 
 
 async def test_an_inclusion_keeps_its_own_dependencies() -> None:
@@ -188,36 +272,81 @@ def test_the_openapi_document_is_the_one_include_router_gives() -> None:
     assert document(registered) == document(included)
 
 
+started: list[str] = []
+
+
 @asynccontextmanager
 async def warm_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    started.append("lifespan")
     yield
 
 
-async def warm_up() -> None: ...
+async def warm_up() -> None:
+    started.append("start-up hook")
 
 
 class TimedRoute(APIRoute):
     """A route class of an application's own, as FastAPI's documentation shows them."""
 
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def timed(request: Request) -> Response:
+            response: Response = await handler(request)
+            response.headers["X-Timed"] = "yes"
+            return response
+
+        return timed
+
+
+def router_with(kind: str, tmp_path: Path) -> APIRouter:
+    if kind == "frontend":
+        router = APIRouter()
+        (tmp_path / "index.html").write_text("<h1>app</h1>")
+        router.frontend("/", directory=tmp_path)
+    else:
+        router = {
+            "start-up hook": lambda: APIRouter(on_startup=[warm_up]),
+            "lifespan": lambda: APIRouter(lifespan=warm_lifespan),
+            "route class": lambda: APIRouter(route_class=TimedRoute),
+            "form limits": lambda: APIRouter(form_limits={"max_fields": 1}),
+        }[kind]()
+
+    @router.post("/form")
+    async def form(a: Annotated[str, Form()]) -> dict[str, str]:
+        return {"a": a}
+
+    return router
+
 
 @pytest.mark.parametrize(
-    "router",
-    [
-        APIRouter(on_startup=[warm_up]),
-        APIRouter(lifespan=warm_lifespan),
-        APIRouter(route_class=TimedRoute),
-    ],
-    ids=["start-up hook", "lifespan", "route class"],
+    "kind", ["start-up hook", "lifespan", "route class", "form limits", "frontend"]
 )
-def test_a_router_bringing_more_than_routes_keeps_it(router: APIRouter) -> None:
-    @router.get("/warm")
-    async def warm() -> dict[str, bool]:
-        return {"warm": True}
+async def test_what_a_router_brings_besides_routes_is_kept(kind: str, tmp_path: Path) -> None:
+    app = FastAPI()
+    register_router(app, router_with(kind, tmp_path))
+    started.clear()
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        form = await client.post("/form", data={"a": "1", "b": "2"})
+        page = await client.get("/")
+    assert form.status_code == (400 if kind == "form limits" else 200), form.text
+    assert (form.headers.get("X-Timed") == "yes") == (kind == "route class")
+    assert (page.status_code == 200) == (kind == "frontend")
+    assert (kind in started) == (kind in ("start-up hook", "lifespan"))
 
+
+async def test_a_route_added_to_a_router_after_registration_is_served() -> None:
+    router = APIRouter()
     app = FastAPI()
     register_router(app, router)
-    assert not any(isinstance(route, KoikiRoute) for route in app.routes)
-    if router.on_startup:
-        assert warm_up in app.router.on_startup
-    if router.route_class is TimedRoute:
-        assert any(isinstance(route, TimedRoute) for route in app.routes)
+
+    @router.get("/late")
+    async def late() -> dict[str, bool]:
+        return {"late": True}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/late")).json() == {"late": True}
