@@ -8,11 +8,13 @@ dependency overrides and its OpenAPI document, and take that cost off the reques
 
 - `register_router` puts a copy of each of a router's plain routes on the app itself, ahead of
   the router FastAPI includes as usual: Starlette matches a copy once, in order, where FastAPI
-  0.165 would walk the included routers. The inclusion behind the copies keeps all the rest as
-  FastAPI has it: the OpenAPI document (the copies stay out of it), lifespans and start-up
-  hooks, `frontend()` routes, streaming routes, route classes of the router's own, and routes
-  added to the router later. A router with form limits is only included: FastAPI applies them
-  as a request enters it.
+  0.165 would walk the included routers. Copying stops at the router's first route that is not
+  plain (a stream, a route class of the router's own, a nested router), so no copy overtakes
+  a route declared before it. The inclusion behind the copies keeps all the rest as FastAPI
+  has it: the OpenAPI document (the copies stay out of it), lifespans and start-up hooks,
+  `frontend()` routes, the routes past the first that is not plain, and routes added to the
+  router later. A router with form limits is only included: FastAPI applies them as a request
+  enters it.
 - `KoikiRoute` answers a request itself when each of the endpoint's parameters (and each
   route-level dependency) is an `async` dependency that takes the request alone, or nothing:
   the caller, the reader, a query model. It awaits them in order, each once, calls the endpoint
@@ -65,20 +67,31 @@ def register_router(app: FastAPI, router: APIRouter, *, direct: bool = True) -> 
     """
     if not router.form_limits:
         for route in router.routes:
-            if type(route) is APIRoute and not _streams(route.endpoint):
-                app.router.add_api_route(
-                    route.path,
-                    route.endpoint,
-                    route_class_override=KoikiRoute if direct else APIRoute,
-                    include_in_schema=False,
-                    **{name: getattr(route, name) for name in ROUTE_OPTIONS},
-                )
+            # Copies go ahead of the whole inclusion: past the first route that is not copied, a
+            # copy would overtake it (and every route after it), so copying stops there.
+            if type(route) is not APIRoute or _streams(route):
+                break
+            app.router.add_api_route(
+                route.path,
+                route.endpoint,
+                route_class_override=KoikiRoute if direct else APIRoute,
+                include_in_schema=False,
+                **{name: getattr(route, name) for name in ROUTE_OPTIONS},
+            )
     app.include_router(router)
 
 
-def _streams(endpoint: Callable[..., Any]) -> bool:
-    function = inspect.unwrap(endpoint)
-    return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
+def _streams(route: APIRoute) -> bool:
+    """FastAPI streams the route's answer, from what it derived at declaration: not an option
+    `add_api_route` takes, so a copy would lose it."""
+    function = inspect.unwrap(route.endpoint)
+    return bool(
+        route.is_json_stream
+        or route.is_sse_stream
+        or route.stream_item_type is not None
+        or inspect.isasyncgenfunction(function)
+        or inspect.isgeneratorfunction(function)
+    )
 
 
 def _awaited(call: Any) -> bool:
@@ -132,16 +145,21 @@ def direct_plan(dependant: Dependant) -> list[Step] | None:
     ]
 
 
-def _endpoint_context(route: APIRoute) -> EndpointContext:
-    """Where the endpoint is, for the message of an answer that fails its response model."""
-    methods = ", ".join(sorted(route.methods or ()))
-    context = EndpointContext(function=route.endpoint.__name__, path=f"{methods} {route.path}")
+def _endpoint_contexts(route: APIRoute) -> dict[str, EndpointContext]:
+    """Where the endpoint is, by method, for the message of an answer failing its model."""
+    where = EndpointContext()
+    name = getattr(route.endpoint, "__name__", None)
+    if name is not None:
+        where["function"] = name
     try:
-        context["file"] = inspect.getsourcefile(route.endpoint) or ""
-        context["line"] = inspect.getsourcelines(route.endpoint)[1]
+        where["file"] = inspect.getsourcefile(route.endpoint) or ""
+        where["line"] = inspect.getsourcelines(route.endpoint)[1]
     except (OSError, TypeError):
         pass
-    return context
+    return {
+        method: EndpointContext(**where, path=f"{method} {route.path_format}")
+        for method in route.methods or ()
+    }
 
 
 class KoikiRoute(APIRoute):
@@ -174,7 +192,7 @@ class KoikiRoute(APIRoute):
         status_code = self.status_code or 200
         provider = self.dependency_overrides_provider
         declared = {step.declared for step in plan}
-        context = _endpoint_context(self)
+        contexts = _endpoint_contexts(self)
         # By declared dependency: the override last seen in its place, and the parameter it takes
         # the request by (False when FastAPI's solver must run it). Overrides are compared by
         # identity: they need not hash.
@@ -231,7 +249,7 @@ class KoikiRoute(APIRoute):
                 exclude_unset=self.response_model_exclude_unset,
                 exclude_defaults=self.response_model_exclude_defaults,
                 exclude_none=self.response_model_exclude_none,
-                endpoint_ctx=context,
+                endpoint_ctx=contexts.get(request.method),
                 dump_json=field is not None,
             )
             if field is not None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response, status
+from fastapi.exceptions import ResponseValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -55,6 +57,13 @@ async def refuse() -> None:
     raise HTTPException(403, "Refused here")
 
 
+class Feed:
+    """An endpoint that is a callable object, streaming."""
+
+    async def __call__(self) -> AsyncIterator[Item]:
+        yield {"name": "fed", "secret": "a model drops what it does not declare"}  # type: ignore[misc]
+
+
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/things", tags=["things"], dependencies=[Depends(audited)])
 
@@ -84,13 +93,16 @@ def make_router() -> APIRouter:
     async def untyped(user: User, tag: Annotated[str, Depends(label)]):  # type: ignore[no-untyped-def]
         return {"user": user, "label": tag}
 
+    @router.get("/invalid")
+    async def invalid(user: User) -> Item:
+        return {"note": "no name"}  # type: ignore[return-value]
+
+    # Streamed: FastAPI's inclusion serves these and every route declared after them.
     @router.get("/stream")
     async def stream(user: User) -> AsyncIterator[Item]:
         yield {"name": user, "secret": "a model drops what it does not declare"}  # type: ignore[misc]
 
-    @router.get("/invalid")
-    async def invalid(user: User) -> Item:
-        return {"note": "no name"}  # type: ignore[return-value]
+    router.add_api_route("/feed", Feed(), methods=["GET"])
 
     @router.get("/{name}")
     async def by_name(name: str, user: User) -> Item:  # a path parameter: FastAPI's solver
@@ -100,10 +112,16 @@ def make_router() -> APIRouter:
 
 
 @asynccontextmanager
-async def served(direct: bool) -> AsyncIterator[httpx.AsyncClient]:
+async def served(
+    direct: bool, raise_app_exceptions: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The router registered by `register_router`, or included by FastAPI alone (the reference)."""
     app = FastAPI()
-    register_router(app, make_router(), direct=direct)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    if direct:
+        register_router(app, make_router())
+    else:
+        app.include_router(make_router())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
@@ -116,6 +134,8 @@ REQUESTS = [
     ("GET", "/things/raw", {"x-user": "ann"}),
     ("GET", "/things/untyped", {"x-user": "ann", "x-label": "blue"}),
     ("GET", "/things/stream", {"x-user": "ann"}),
+    ("GET", "/things/feed", {}),
+    ("DELETE", "/things/stream", {"x-user": "ann"}),
     ("GET", "/things/plain", {"x-user": "ann"}),
     ("GET", "/things/invalid", {"x-user": "ann"}),
     ("GET", "/things/bob", {"x-user": "ann"}),
@@ -260,6 +280,23 @@ async def test_an_inclusion_keeps_its_own_dependencies() -> None:
     assert response.status_code == 403
 
 
+async def test_an_answer_failing_its_model_names_the_endpoint_as_fastapi_does() -> None:
+    errors = []
+    for direct in (True, False):
+        async with served(direct, raise_app_exceptions=True) as client:
+            with pytest.raises(ResponseValidationError) as failed:
+                await client.get("/things/invalid", headers={"x-user": "ann"})
+        errors.append(str(failed.value))
+    assert errors[0] == errors[1]
+    assert "GET /things/invalid" in errors[0]
+
+
+def test_with_telemetry_every_route_keeps_fastapis_handler() -> None:
+    app = FastAPI()
+    register_router(app, make_router(), direct=False)
+    assert not any(isinstance(route, KoikiRoute) for route in app.routes)
+
+
 def test_the_openapi_document_is_the_one_include_router_gives() -> None:
     registered, included = FastAPI(), FastAPI()
     for router in (health_router, *ROUTERS, make_router()):
@@ -267,7 +304,9 @@ def test_the_openapi_document_is_the_one_include_router_gives() -> None:
         included.include_router(router)
 
     def document(app: FastAPI) -> dict[str, Any]:
-        return get_openapi(title="t", version="1", routes=app.routes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a copy in the document: "Duplicate Operation ID"
+            return get_openapi(title="t", version="1", routes=app.routes)
 
     assert document(registered) == document(included)
 
