@@ -131,7 +131,7 @@ def _takes_request_at_most(dependant: Dependant) -> bool:
     )
 
 
-def direct_plan(dependant: Dependant) -> list[Step] | None:
+def _direct_plan(dependant: Dependant) -> list[Step] | None:
     """The steps that answer for `dependant`'s endpoint, or None where FastAPI's solver must."""
     if not (
         _awaited(dependant.call)
@@ -163,7 +163,7 @@ def _endpoint_contexts(route: APIRoute) -> dict[str, EndpointContext]:
 
 
 class KoikiRoute(APIRoute):
-    """An APIRoute that answers requests itself where `direct_plan` allows (module docstring).
+    """An APIRoute that answers requests itself where `_direct_plan` allows (module docstring).
 
     Only the handler built when the route is created is the direct one. FastAPI builds the
     handler again for each router that includes this route, with that inclusion's dependencies
@@ -177,7 +177,7 @@ class KoikiRoute(APIRoute):
         if self._direct_built:
             return fastapi_handler
         self._direct_built = True
-        plan = direct_plan(self.dependant)
+        plan = _direct_plan(self.dependant)
         if plan is None or not isinstance(self.response_class, DefaultPlaceholder):
             return fastapi_handler
         return self._direct_handler(plan, self.response_class.value, fastapi_handler)
@@ -193,6 +193,10 @@ class KoikiRoute(APIRoute):
         provider = self.dependency_overrides_provider
         declared = {step.declared for step in plan}
         contexts = _endpoint_contexts(self)
+        include, exclude = self.response_model_include, self.response_model_exclude
+        by_alias, exclude_none = self.response_model_by_alias, self.response_model_exclude_none
+        exclude_unset = self.response_model_exclude_unset
+        exclude_defaults = self.response_model_exclude_defaults
         # By declared dependency: the override last seen in its place, and the parameter it takes
         # the request by (False when FastAPI's solver must run it). Overrides are compared by
         # identity: they need not hash.
@@ -218,15 +222,16 @@ class KoikiRoute(APIRoute):
             return steps
 
         async def handler(request: Request) -> Response:
-            steps: list[Step] | None = plan
+            steps = plan
             overrides = getattr(provider, "dependency_overrides", None)
             if overrides and not declared.isdisjoint(overrides):
-                steps = overridden(overrides)
-                if steps is None:
+                replaced = overridden(overrides)
+                if replaced is None:
                     return await fastapi_handler(request)
+                steps = replaced
             values: dict[str, Any] = {}
             solved: dict[Callable[..., Any], Any] = {}
-            for step in steps:  # type: ignore[union-attr]
+            for step in steps:
                 if step.declared in solved:
                     value = solved[step.declared]
                 elif step.request:
@@ -243,12 +248,12 @@ class KoikiRoute(APIRoute):
             content = await serialize_response(
                 field=field,
                 response_content=raw,
-                include=self.response_model_include,
-                exclude=self.response_model_exclude,
-                by_alias=self.response_model_by_alias,
-                exclude_unset=self.response_model_exclude_unset,
-                exclude_defaults=self.response_model_exclude_defaults,
-                exclude_none=self.response_model_exclude_none,
+                include=include,
+                exclude=exclude,
+                by_alias=by_alias,
+                exclude_unset=exclude_unset,
+                exclude_defaults=exclude_defaults,
+                exclude_none=exclude_none,
                 endpoint_ctx=contexts.get(request.method),
                 dump_json=field is not None,
             )

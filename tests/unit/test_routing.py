@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from app.main import ROUTERS
 from libkoiki.health import router as health_router
-from libkoiki.routing import KoikiRoute, direct_plan, register_router
+from libkoiki.routing import KoikiRoute, register_router
 
 
 class Item(BaseModel):
@@ -179,18 +179,6 @@ async def test_a_dependency_runs_once_a_request_after_the_route_level_ones() -> 
         response = await client.get("/things", headers={"x-user": "ann"})
     assert response.json() == [{"name": "ann"}, {"name": "ann", "note": "twice"}]
     assert calls == ["audited", "caller"]
-
-
-def test_only_routes_of_awaited_request_only_dependencies_are_answered_directly() -> None:
-    app = FastAPI()
-    register_router(app, make_router())
-    direct = {
-        (route.path, *route.methods)
-        for route in app.routes
-        if isinstance(route, KoikiRoute) and direct_plan(route.dependant) is not None
-    }
-    assert ("/things/{name}", "GET") not in direct
-    assert ("/things", "GET") in direct
 
 
 @dataclass
